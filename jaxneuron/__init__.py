@@ -1,0 +1,33 @@
+"""jaxneuron: conductance-based neuron models as pure JAX vector fields, simulated with Diffrax.
+
+Importing jaxneuron switches JAX to float64 (``jax_enable_x64``): implicit solvers need it.
+"""
+
+from ._config import enable_float64
+
+enable_float64()
+
+from . import channels, models, solvers, stimulus  # noqa: E402
+from .models import (  # noqa: E402
+    MODELS as MODELS,
+    PRINZ2003_SETS as PRINZ2003_SETS,
+    PRINZ2004_CELLS as PRINZ2004_CELLS,
+    STG_CONDUCTANCES as STG_CONDUCTANCES,
+    AbstractNeuron as AbstractNeuron,
+    HodgkinHuxley as HodgkinHuxley,
+    Liu1998 as Liu1998,
+    Prinz2003 as Prinz2003,
+    make_model as make_model,
+)
+from .simulate import STATUS as STATUS, SaveAt as SaveAt, Solution as Solution, simulate as simulate  # noqa: E402
+from .solvers import ExpEuler as ExpEuler, Kvaerno3 as Kvaerno3, Kvaerno5 as Kvaerno5, Tsit5 as Tsit5  # noqa: E402
+from .stimulus import (  # noqa: E402
+    Constant as Constant,
+    Function as Function,
+    PulseTrain as PulseTrain,
+    Sampled as Sampled,
+    Sine as Sine,
+    Step as Step,
+)
+
+__version__ = "0.1.0"

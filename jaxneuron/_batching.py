@@ -1,0 +1,57 @@
+"""Member batching shared by models, stimuli and initial states.
+
+Each array field declares its *core* number of dimensions in its metadata (``batch=0`` for a
+per-member scalar, ``batch=1`` for a per-member vector such as a sampled waveform) or that it is
+shared by all members (``batch=None``). The batch shape of an object is the broadcast of the
+leading (non-core) shapes of its batchable fields. ``flatten_members`` broadcasts every
+batchable field to ``batch_shape + core`` and folds the batch into one leading member axis so
+that ``jax.vmap`` can map over it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["batch_fields", "batch_shape_of", "flatten_members"]
+
+
+def batch_fields(obj) -> dict[str, int | None]:
+    """``{field name: core ndim or None (shared)}`` for every array field that declares ``batch``."""
+    if not dataclasses.is_dataclass(obj):
+        return {}
+    return {f.name: f.metadata["batch"] for f in dataclasses.fields(obj) if "batch" in f.metadata}
+
+
+def _lead_shape(x, core):
+    shape = jnp.shape(x)
+    return tuple(shape[: len(shape) - core]) if core else tuple(shape)
+
+
+def batch_shape_of(obj) -> tuple[int, ...]:
+    shapes = [_lead_shape(getattr(obj, n), c) for n, c in batch_fields(obj).items() if c is not None]
+    return tuple(np.broadcast_shapes(*shapes)) if shapes else ()
+
+
+def flatten_members(obj, batch_shape):
+    """``(flat_obj, in_axes)``: batchable fields shaped ``(n_members, *core)``; ``in_axes`` for vmap."""
+    n = int(math.prod(batch_shape))
+    fields = {k: c for k, c in batch_fields(obj).items() if c is not None}
+    if not fields:
+        return obj, None
+    new = []
+    for name, core in fields.items():
+        x = jnp.asarray(getattr(obj, name))
+        core_shape = x.shape[x.ndim - core :] if core else ()
+        new.append(jnp.broadcast_to(x, tuple(batch_shape) + core_shape).reshape((n,) + core_shape))
+    names = list(fields)
+    getter = lambda m: [getattr(m, k) for k in names]  # noqa: E731
+    flat = eqx.tree_at(getter, obj, new)
+    in_axes = jax.tree_util.tree_map(lambda _: None, obj)
+    in_axes = eqx.tree_at(getter, in_axes, [0] * len(names), is_leaf=lambda x: x is None)
+    return flat, in_axes

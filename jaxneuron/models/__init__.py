@@ -1,0 +1,32 @@
+"""Neuron models: immutable equinox Modules whose parameters are array leaves."""
+
+from .base import AbstractNeuron, parameter_info
+from .hh import HodgkinHuxley
+from .stg import PRINZ2003_SETS, PRINZ2004_CELLS, STG_CONDUCTANCES, Liu1998, Prinz2003
+
+MODELS = {"hh": HodgkinHuxley, "hodgkinhuxley": HodgkinHuxley, "prinz2003": Prinz2003, "liu1998": Liu1998}
+"""Models by (case-insensitive) name, for the CLI and sweep files."""
+
+
+def get_model_class(name: str):
+    """Model class by name; a clear error lists the valid names."""
+    try:
+        return MODELS[name.lower()]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; valid models: {sorted(set(MODELS))}") from None
+
+
+def make_model(name: str, **params):
+    """Build model ``name`` with keyword parameters, naming the valid parameters on a typo."""
+    cls = get_model_class(name)
+    valid = parameter_info(cls)
+    unknown = sorted(set(params) - set(valid))
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {unknown} for {cls.__name__}; valid parameters: {list(valid)}")
+    return cls(**params)
+
+
+__all__ = [
+    "AbstractNeuron", "HodgkinHuxley", "Prinz2003", "Liu1998", "MODELS", "PRINZ2003_SETS", "PRINZ2004_CELLS",
+    "STG_CONDUCTANCES", "get_model_class", "make_model", "parameter_info",
+]  # fmt: skip

@@ -1,0 +1,143 @@
+"""Solver choices: what a user passes as ``simulate(..., solver=...)``.
+
+Each choice is an immutable strategy object holding its settings and able to build the Diffrax
+solver, step-size controller and initial step for a solve. All run in float64 by default
+(``jaxneuron`` enables ``jax_enable_x64`` on import); implicit solvers refuse float32 because
+their Newton iterations do not converge reliably in single precision on these stiff models.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import diffrax
+import equinox as eqx
+
+from .expeuler import ExpEulerSolver
+
+__all__ = ["AbstractSolverChoice", "Kvaerno5", "Kvaerno3", "Tsit5", "ExpEuler", "SOLVERS"]
+
+_DTYPES = ("float64", "float32")
+AUTO_STEPS_PER_MS = 200
+"""``max_steps=None`` allows this many steps per ms of simulated time (plus 1,000)."""
+
+
+def _check_common(name, dtype, max_steps):
+    if dtype not in _DTYPES:
+        raise ValueError(f"{name}.dtype must be one of {_DTYPES}, got {dtype!r}")
+    if max_steps is not None and (not isinstance(max_steps, int) or max_steps < 1):
+        raise ValueError(f"{name}.max_steps must be a positive integer or None (automatic), got {max_steps!r}")
+
+
+class AbstractSolverChoice(eqx.Module):
+    implicit: eqx.AbstractClassVar[bool]
+
+    def diffrax_solver(self):
+        raise NotImplementedError
+
+    def controller(self, jump_ts=None):
+        raise NotImplementedError
+
+    def dt0(self, t0, t1):
+        raise NotImplementedError
+
+    def n_max_steps(self, t0, t1) -> int:
+        raise NotImplementedError
+
+
+class _Adaptive(AbstractSolverChoice):
+    """Adaptive step size with a PID controller on the mixed error ``atol + rtol |y|``."""
+
+    rtol: float = 1e-6
+    atol: float = 1e-6
+    max_steps: int | None = None
+    dtype: str = "float64"
+    dt0_ms: float = 0.01
+
+    def __check_init__(self):
+        name = type(self).__name__
+        _check_common(name, self.dtype, self.max_steps)
+        for f in ("rtol", "atol", "dt0_ms"):
+            v = getattr(self, f)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                raise ValueError(f"{name}.{f} must be a positive finite number, got {v!r}")
+        if self.implicit and self.dtype == "float32":
+            raise ValueError(
+                f"{name} is implicit and refuses float32: its Newton iterations fail to converge in single "
+                "precision on stiff neuron models. Use dtype='float64' (the default), or an explicit solver "
+                "(Tsit5, ExpEuler) for float32."
+            )
+
+    def controller(self, jump_ts=None):
+        pid = diffrax.PIDController(rtol=self.rtol, atol=self.atol)
+        if jump_ts is None:
+            return pid
+        return diffrax.ClipStepSizeController(pid, jump_ts=jump_ts)
+
+    def dt0(self, t0, t1):
+        return min(self.dt0_ms, t1 - t0)
+
+    def n_max_steps(self, t0, t1):
+        return self.max_steps if self.max_steps is not None else int(AUTO_STEPS_PER_MS * (t1 - t0)) + 1000
+
+
+class Kvaerno5(_Adaptive):
+    """Kvaerno's 5(4) ESDIRK method: L-stable, stiffly accurate; the accurate default."""
+
+    implicit: ClassVar[bool] = True
+
+    def diffrax_solver(self):
+        return diffrax.Kvaerno5()
+
+
+class Kvaerno3(_Adaptive):
+    """Kvaerno's 3(2) ESDIRK method: L-stable, cheaper per step than Kvaerno5."""
+
+    implicit: ClassVar[bool] = True
+
+    def diffrax_solver(self):
+        return diffrax.Kvaerno3()
+
+
+class Tsit5(_Adaptive):
+    """Tsitouras' 5(4) explicit Runge-Kutta method (non-stiff; limited by stability on fast gates)."""
+
+    implicit: ClassVar[bool] = False
+
+    def diffrax_solver(self):
+        return diffrax.Tsit5()
+
+
+class ExpEuler(AbstractSolverChoice):
+    """Fixed-step exponential Euler (Rush-Larsen) with step ``dt`` (ms); first order.
+
+    Fast, and the historical scheme of the Prinz database, but biased at coarse steps (some
+    published Prinz cells become doublet bursters at dt = 0.025 ms): validate against Kvaerno5.
+    """
+
+    dt: float = 0.025
+    max_steps: int | None = None
+    dtype: str = "float64"
+    implicit: ClassVar[bool] = False
+
+    def __check_init__(self):
+        _check_common("ExpEuler", self.dtype, self.max_steps)
+        if not (isinstance(self.dt, (int, float)) and math.isfinite(self.dt) and self.dt > 0):
+            raise ValueError(f"ExpEuler.dt must be a positive finite number of ms, got {self.dt!r}")
+
+    def diffrax_solver(self):
+        return ExpEulerSolver()
+
+    def controller(self, jump_ts=None):
+        return diffrax.ConstantStepSize()
+
+    def dt0(self, t0, t1):
+        return self.dt
+
+    def n_max_steps(self, t0, t1):
+        return self.max_steps if self.max_steps is not None else int(math.ceil((t1 - t0) / self.dt)) + 2
+
+
+SOLVERS = {"kvaerno5": Kvaerno5, "kvaerno3": Kvaerno3, "tsit5": Tsit5, "expeuler": ExpEuler}
+"""Solver choices by (case-insensitive) name, for the CLI and sweep files."""
