@@ -19,7 +19,7 @@ from .expeuler import ExpEulerSolver
 __all__ = ["AbstractSolverChoice", "Kvaerno5", "Kvaerno3", "Tsit5", "ExpEuler", "SOLVERS"]
 
 _DTYPES = ("float64", "float32")
-AUTO_STEPS_PER_MS = 200
+AUTO_STEPS_PER_MS = 500
 """``max_steps=None`` allows this many steps per ms of simulated time (plus 1,000)."""
 
 

@@ -1,0 +1,111 @@
+"""Independent plain-numpy right-hand sides of the models, written from ../shared/spec/models.md.
+
+They share no code with jaxneuron, so a scipy ``solve_ivp`` on them is an independent reference.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.integrate import solve_ivp
+
+
+def _bz(V, a, k):
+    return 1.0 / (1.0 + np.exp((V + a) / k))
+
+
+# --- Hodgkin-Huxley (spec section 1) ----------------------------------------------------------
+
+
+def hh_rates(V):
+    x_m = (V + 40.0) / 10.0
+    x_n = (V + 55.0) / 10.0
+    am = 1.0 if abs(x_m) < 1e-9 else 0.1 * (V + 40.0) / (1.0 - np.exp(-x_m))
+    an = 0.1 if abs(x_n) < 1e-9 else 0.01 * (V + 55.0) / (1.0 - np.exp(-x_n))
+    bm = 4.0 * np.exp(-(V + 65.0) / 18.0)
+    ah = 0.07 * np.exp(-(V + 65.0) / 20.0)
+    bh = 1.0 / (1.0 + np.exp(-(V + 35.0) / 10.0))
+    bn = 0.125 * np.exp(-(V + 65.0) / 80.0)
+    return am, bm, ah, bh, an, bn
+
+
+def hh_rhs(t, y, I_fn, g=(120.0, 36.0, 0.3)):
+    V, m, h, n = y
+    am, bm, ah, bh, an, bn = hh_rates(V)
+    gNa, gK, gL = g
+    dV = -gNa * m**3 * h * (V - 50.0) - gK * n**4 * (V + 77.0) - gL * (V + 54.387) + I_fn(t)
+    return [dV, am * (1 - m) - bm * m, ah * (1 - h) - bh * h, an * (1 - n) - bn * n]
+
+
+def hh_steady(V):
+    am, bm, ah, bh, an, bn = hh_rates(V)
+    return [V, am / (am + bm), ah / (ah + bh), an / (an + bn)]
+
+
+# --- Prinz 2003 (spec section 2) ---------------------------------------------------------------
+
+NERNST_MV = 1e3 * 8.314462618 * 283.15 / (2 * 96485.33212)
+CA_FLUX = 14.96 * 1000.0 * 0.628e-3  # uM per (uA/cm^2)
+
+
+def prinz_inf_tau(V, Ca):
+    """(x_inf, tau) of the 11 gates in jaxneuron's state order (Prinz 2003 table, spec 2.3)."""
+    return [
+        (_bz(V, 25.5, -5.29), 2.64 - 2.52 * _bz(V, 120.0, -25.0)),
+        (_bz(V, 48.9, 5.18), 1.34 * _bz(V, 62.9, -10.0) * (1.5 + _bz(V, 34.9, 3.6))),
+        (_bz(V, 27.1, -7.2), 43.4 - 42.6 * _bz(V, 68.1, -20.5)),
+        (_bz(V, 32.1, 5.5), 210.0 - 179.6 * _bz(V, 55.0, -16.9)),
+        (_bz(V, 33.0, -8.1), 2.8 + 14.0 / (np.exp((V + 27.0) / 10.0) + np.exp((V + 70.0) / -13.0))),
+        (_bz(V, 60.0, 6.2), 120.0 + 300.0 / (np.exp((V + 55.0) / 9.0) + np.exp((V + 65.0) / -16.0))),
+        (_bz(V, 27.2, -8.7), 23.2 - 20.8 * _bz(V, 32.9, -15.2)),
+        (_bz(V, 56.9, 4.9), 77.2 - 58.4 * _bz(V, 38.9, -26.5)),
+        (Ca / (Ca + 3.0) * _bz(V, 28.3, -12.6), 180.6 - 150.2 * _bz(V, 46.0, -22.7)),
+        (_bz(V, 12.3, -11.8), 14.4 - 12.8 * _bz(V, 28.3, -19.2)),
+        (_bz(V, 75.0, 5.5), 2.0 / (np.exp((V + 169.7) / -11.6) + np.exp((V - 26.7) / 14.3))),
+    ]
+
+
+def prinz_rhs(t, y, g, I_ext=0.0):
+    V, Ca = y[0], y[1]
+    mNa, hNa, mCaT, hCaT, mCaS, hCaS, mA, hA, mKCa, mKd, mH = y[2:]
+    gNa, gCaT, gCaS, gA, gKCa, gKd, gH, gL = g
+    ECa = NERNST_MV * np.log(3000.0 / Ca)
+    iCa = (gCaT * mCaT**3 * hCaT + gCaS * mCaS**3 * hCaS) * (V - ECa)
+    i = (
+        gNa * mNa**3 * hNa * (V - 50.0)
+        + iCa
+        + (gA * mA**3 * hA + gKCa * mKCa**4 + gKd * mKd**4) * (V + 80.0)
+        + gH * mH * (V + 20.0)
+        + gL * (V + 50.0)
+    )
+    dy = [-i + I_ext, (-CA_FLUX * iCa - Ca + 0.05) / 200.0]
+    for x, (xi, tau) in zip(y[2:], prinz_inf_tau(V, Ca)):
+        dy.append((xi - x) / tau)
+    return dy
+
+
+def prinz_steady(g, V=-50.0, Ca=0.05):
+    return np.array([V, Ca] + [xi for xi, _ in prinz_inf_tau(V, Ca)])
+
+
+def solve_reference(rhs, y0, t_end, t_eval, args=(), rtol=1e-10, atol=1e-10, method="LSODA"):
+    """Tight scipy solve; returns (t, Y) with Y of shape (n_states, n_times)."""
+    sol = solve_ivp(rhs, (0.0, t_end), y0, method=method, t_eval=t_eval, args=args, rtol=rtol, atol=atol)
+    assert sol.success, sol.message
+    return sol.t, sol.y
+
+
+def upward_crossings(t, V, threshold=-10.0):
+    """Linearly interpolated upward crossing times of ``threshold``."""
+    t = np.asarray(t)
+    V = np.asarray(V)
+    i = np.nonzero((V[:-1] < threshold) & (V[1:] >= threshold))[0]
+    return t[i] + (threshold - V[i]) * (t[i + 1] - t[i]) / (V[i + 1] - V[i])
+
+
+def burst_stats(spikes, gap_ms):
+    """(median burst period, spikes per burst of complete bursts) splitting at ISIs > gap_ms."""
+    spikes = np.asarray(spikes)
+    breaks = np.nonzero(np.diff(spikes) > gap_ms)[0]
+    starts = spikes[np.r_[0, breaks + 1]]
+    counts = np.diff(np.r_[0, breaks + 1, spikes.size])
+    return np.diff(starts[1:]), counts[1:-1]  # drop the possibly truncated first/last bursts
