@@ -18,7 +18,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["batch_fields", "batch_shape_of", "flatten_members"]
+__all__ = ["batch_fields", "batch_shape_of", "flatten_members", "is_concrete"]
+
+
+def is_concrete(*xs) -> bool:
+    """True when no argument is a tracer (construction-time checks only run on concrete values)."""
+    return not any(isinstance(x, jax.core.Tracer) for x in xs)
 
 
 def batch_fields(obj) -> dict[str, int | None]:

@@ -12,6 +12,8 @@ from typing import Callable
 import equinox as eqx
 import jax.numpy as jnp
 
+from ._batching import is_concrete
+
 __all__ = ["AbstractStimulus", "Constant", "Step", "PulseTrain", "Sine", "Sampled", "Function", "as_stimulus"]
 
 _FAR = 1e30  # stand-in for an infinite jump time (diffrax needs finite jump times)
@@ -54,13 +56,7 @@ class Step(AbstractStimulus):
     t_off: jnp.ndarray = _field(jnp.inf, "ms", "step offset (inf: never)")
 
     def __check_init__(self):
-        if not isinstance(self.t_on, jnp.ndarray) or not hasattr(self.t_on, "__array__"):
-            return
-        try:
-            ok = bool(jnp.all(self.t_off > self.t_on))
-        except Exception:  # tracers
-            return
-        if not ok:
+        if is_concrete(self.t_on, self.t_off) and not bool(jnp.all(self.t_off > self.t_on)):
             raise ValueError("Step.t_off must be > Step.t_on (ms)")
 
     def __call__(self, t):
@@ -131,11 +127,7 @@ class Sampled(AbstractStimulus):
             raise ValueError(f"Sampled.t must be 1-D with >= 2 samples, got shape {self.t.shape}")
         if self.values.shape[-1:] != self.t.shape:
             raise ValueError(f"Sampled.values must end with the {self.t.shape[0]} samples of t, got shape {self.values.shape}")
-        try:
-            increasing = bool(jnp.all(jnp.diff(self.t) > 0))
-        except Exception:
-            return
-        if not increasing:
+        if is_concrete(self.t) and not bool(jnp.all(jnp.diff(self.t) > 0)):
             raise ValueError("Sampled.t must be strictly increasing (ms)")
 
     def __call__(self, t):

@@ -2,10 +2,11 @@
 
 import numpy as np
 import pytest
+from scipy.integrate import solve_ivp
 from scipy.optimize import brentq
 
 import jaxneuron as jn
-from reference_models import hh_rhs, hh_steady, solve_reference, upward_crossings
+from reference_models import hh_rhs, hh_steady, upward_crossings
 
 
 def test_zero_current_rest_is_minus_65():
@@ -27,8 +28,6 @@ def test_repetitive_firing_under_10uA_step_matches_scipy():
     ts, Vs = [], []
     for a, b in ((0.0, on), (on, off), (off, t_end)):
         sel = t_eval[(t_eval >= a) & (t_eval < b)]
-        from scipy.integrate import solve_ivp
-
         s = solve_ivp(hh_rhs, (a, b), y, method="Radau", t_eval=sel, args=(step,), rtol=1e-10, atol=1e-10)
         ts.append(s.t)
         Vs.append(s.y[0])

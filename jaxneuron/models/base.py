@@ -17,11 +17,10 @@ import math
 from typing import ClassVar
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._batching import batch_shape_of
+from .._batching import batch_shape_of, is_concrete
 
 __all__ = ["AbstractNeuron", "parameter", "parameter_info", "evaluate_stimulus", "stack_states"]
 
@@ -71,10 +70,6 @@ def stack_states(values):
     return jnp.stack([jnp.broadcast_to(v, shape) for v in values], axis=-1)
 
 
-def _is_concrete(x) -> bool:
-    return not isinstance(x, jax.core.Tracer)
-
-
 class AbstractNeuron(eqx.Module):
     """Base class of single-compartment conductance-based models.
 
@@ -91,7 +86,7 @@ class AbstractNeuron(eqx.Module):
         cls = type(self)
         for name, info in parameter_info(cls).items():
             value = getattr(self, name)
-            if not _is_concrete(value):
+            if not is_concrete(value):
                 continue
             arr = np.asarray(value)
             low = info["minimum"]
