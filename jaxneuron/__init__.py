@@ -31,3 +31,18 @@ from .stimulus import (  # noqa: E402
 )
 
 __version__ = "0.1.0"
+from .analysis import (  # noqa: E402
+    ACTIVITY_LABELS as ACTIVITY_LABELS,
+    Activity as Activity,
+    activity as activity,
+    fi_curve as fi_curve,
+    spike_times as spike_times,
+)
+from .survey import (  # noqa: E402
+    SweepError as SweepError,
+    SweepSpec as SweepSpec,
+    SweepSpecError as SweepSpecError,
+    SweepSummary as SweepSummary,
+    load_spec as load_spec,
+    sweep as sweep,
+)

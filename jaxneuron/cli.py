@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .survey.cli import add_commands as add_sweep_commands
+
 __all__ = ["main"]
 
 
@@ -119,12 +121,7 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="jaxneuron", description="Simulate, analyse and sweep conductance-based neuron models.")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_simulate(sub)
-    try:
-        from .sweep.cli import add_commands as add_sweep_commands
-    except ImportError:
-        add_sweep_commands = None
-    if add_sweep_commands is not None:
-        add_sweep_commands(sub)
+    add_sweep_commands(sub)
     return parser
 
 

@@ -55,6 +55,34 @@ class SaveAt(eqx.Module):
         return start + self.dt * np.arange(n)
 
 
+class _StaticTimes:
+    """Save times passed to the jitted solvers as a *static* (hashable) argument.
+
+    Save times are a pure function of the protocol, so they belong in the compiled program as
+    constants: this keeps ``simulate`` usable inside an outer ``jit`` (e.g. a sweep's chunk
+    function) without diffrax host callbacks on traced save times, which would also stop JAX's
+    persistent compilation cache from storing the program. ``np.asarray``/``jnp.asarray`` give
+    the array.
+    """
+
+    def __init__(self, ts: np.ndarray, dtype):
+        self._ts = np.asarray(ts, dtype=dtype)
+        self._key = (self._ts.dtype.str, self._ts.shape, self._ts.tobytes())
+        self._hash = hash(self._key)
+
+    def __array__(self, dtype=None, copy=None):
+        return self._ts if dtype is None else self._ts.astype(dtype)
+
+    def __len__(self):
+        return self._ts.shape[0]
+
+    def __hash__(self):
+        return self._hash
+
+    def __eq__(self, other):
+        return isinstance(other, _StaticTimes) and self._key == other._key
+
+
 class Solution(eqx.Module):
     """Result of :func:`simulate`.
 
@@ -91,6 +119,7 @@ def _status(result, y_final, saved):
 
 @eqx.filter_jit
 def _solve_members(model, stim, y0, ts, in_axes, t0, t_end, solver, states, final):
+    ts = jnp.asarray(np.asarray(ts))  # a constant of the compiled program (see _StaticTimes)
     dsolver = solver.diffrax_solver()
     max_steps = solver.n_max_steps(t0, t_end)
     dt0 = solver.dt0(t0, t_end)
@@ -165,7 +194,7 @@ def simulate(model, *, y0=None, t_end, stimulus=None, save: SaveAt | None = None
     y0_flat = jnp.broadcast_to(y0, batch + (model.n_states,)).reshape(n, model.n_states)
     cast = lambda tree: jax.tree_util.tree_map(lambda x: x.astype(dtype) if eqx.is_inexact_array(x) else x, tree)  # noqa: E731
     saved, y_final, status, num_steps = _solve_members(
-        cast(model_flat), cast(stim_flat), y0_flat.astype(dtype), jnp.asarray(ts, dtype=dtype),
+        cast(model_flat), cast(stim_flat), y0_flat.astype(dtype), _StaticTimes(ts, dtype),
         (model_axes, stim_axes), t0, t_end, solver, save.states, save.final,
     )  # fmt: skip
     if save.states == "all":

@@ -1,0 +1,17 @@
+"""Activity analysis of saved voltage traces: spikes, bursts, classification, f-I curves.
+
+All analysis functions are pure JAX over ``V (..., n_times)`` sampled at ``t (n_times,)`` (ms),
+with fixed-size outputs, so they run under ``jit`` and ``vmap`` (``fi_curve`` is a driver that
+calls :func:`jaxneuron.simulate`).
+"""
+
+from .activity import DEFAULT_SLOW_WAVE_WINDOW, Activity, activity, format_activity
+from .bursts import ACTIVITY_LABELS, BURSTING, CLASSIFY_DEFAULTS, IRREGULAR, SILENT, TONIC, classify_spike_train
+from .fi import FICurve, fi_curve
+from .spikes import DEFAULT_MAX_SPIKES, DEFAULT_THRESHOLD, SpikeTimes, spike_times
+
+__all__ = [
+    "Activity", "activity", "format_activity", "ACTIVITY_LABELS", "SILENT", "TONIC", "BURSTING", "IRREGULAR",
+    "CLASSIFY_DEFAULTS", "classify_spike_train", "SpikeTimes", "spike_times", "DEFAULT_THRESHOLD",
+    "DEFAULT_MAX_SPIKES", "DEFAULT_SLOW_WAVE_WINDOW", "FICurve", "fi_curve",
+]  # fmt: skip

@@ -1,0 +1,177 @@
+"""The chunk program: simulate a fixed-shape chunk of members and reduce it on the device.
+
+One jitted function per sweep (:func:`run_chunk`) takes the swept parameter values of
+``chunk_size`` members (the last chunk padded), builds the batched model and stimulus, simulates
+the transient and the analysed window (``jax.vmap`` inside :func:`jaxneuron.simulate`), measures
+the activity features and picks the kept traces. Only those leave the device: per-member
+features, solver ``status`` and step counts, and ``(n_trace_slots, n_times)`` float32 traces.
+Every argument but the parameter values and trace rows is static, so the function compiles
+once per sweep (``TRACE_COUNT`` counts its traces, for tests).
+
+Memory: the analysed window of a chunk, ``chunk_size x window_ms / save_dt_ms`` float64 samples
+(plus the solver state), and at most two chunks are in flight (the driver writes chunk k while
+the device computes chunk k+1): memory is bounded by the chunk size, not by the sweep size.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .spec import SweepSpec
+
+__all__ = ["ChunkProgram", "chunk_program", "run_chunk", "chunk_members", "trace_slots", "output_structure", "TRACE_COUNT"]
+
+TRACE_COUNT = [0]
+"""Times :func:`run_chunk` has been traced (compiled) in this process."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ChunkProgram:
+    """Everything static about one sweep's chunk computation (hashable: jit cache key)."""
+
+    model: str
+    fixed: tuple[tuple[str, float], ...]
+    swept_model: tuple[str, ...]
+    stimulus_kind: str | None
+    stimulus_fixed: tuple[tuple[str, Any], ...]
+    swept_stimulus: tuple[str, ...]
+    initial_state: tuple[tuple[str, float], ...] | None
+    transient_ms: float
+    t_end_ms: float
+    save_dt_ms: float
+    solver: Any  # a jaxneuron solver choice (an equinox Module of Python numbers)
+    feature_names: tuple[str, ...]
+    feature_options: tuple[tuple[str, Any], ...]
+    trace_stride: int
+
+
+def chunk_program(spec: SweepSpec) -> ChunkProgram:
+    """The static chunk program of ``spec``; ``label`` is always among the features."""
+    names = spec.space.names
+    p = spec.protocol
+    features = spec.feature_names if "label" in spec.feature_names else ("label",) + spec.feature_names
+    return ChunkProgram(
+        model=spec.model, fixed=tuple(sorted((k, v) for k, v in spec.model_parameters().items() if k not in names)),
+        swept_model=tuple(n for n in names if not n.startswith("stimulus.")),
+        stimulus_kind=p.stimulus_kind, stimulus_fixed=p.stimulus_fixed,
+        swept_stimulus=tuple(n.split(".", 1)[1] for n in names if n.startswith("stimulus.")),
+        initial_state=p.initial_state, transient_ms=p.transient_ms, t_end_ms=p.t_end_ms, save_dt_ms=p.save_dt_ms,
+        solver=spec.solver(), feature_names=features, feature_options=spec.feature_options,
+        trace_stride=int(round(spec.traces_save_dt_ms / p.save_dt_ms)),
+    )  # fmt: skip
+
+
+def _initial_state(model, initial_state):
+    if initial_state is None:
+        return model.default_y0()
+    given = dict(initial_state)
+    accepted = inspect.signature(model.steady_state).parameters
+    y0 = model.steady_state(**{k: v for k, v in given.items() if k in accepted})
+    for name, value in given.items():
+        y0 = y0.at[..., model.state_index(name)].set(value)
+    return y0
+
+
+def _build(program: ChunkProgram, params: dict):
+    from ..models import get_model_class
+    from .spec import stimulus_classes
+
+    model = get_model_class(program.model)(**dict(program.fixed), **{n: params[n] for n in program.swept_model})
+    stimulus = None
+    if program.stimulus_kind is not None:
+        kw = dict(program.stimulus_fixed)
+        kw.update({n: params["stimulus." + n] for n in program.swept_stimulus})
+        stimulus = stimulus_classes()[program.stimulus_kind](**kw)
+    return model, stimulus
+
+
+def _masked(x, bad):
+    """Float features of failed members become NaN (integers and flags are kept; see ``label``)."""
+    if jnp.issubdtype(x.dtype, jnp.floating):
+        return jnp.where(bad, jnp.nan, x)
+    return x
+
+
+@eqx.filter_jit
+def run_chunk(program: ChunkProgram, params: dict, trace_rows: jax.Array):
+    """Simulate and reduce one chunk. ``params``: ``{name: (chunk_size,)}`` swept values;
+    ``trace_rows``: ``(n_trace_slots,)`` rows of the chunk whose trace is returned.
+
+    Returns ``(features, status, num_steps, traces)``: features ``{name: (chunk_size,)}``,
+    ``status`` int (0 ok, see :data:`jaxneuron.STATUS`), ``traces`` float32
+    ``(n_trace_slots, n_trace_times)`` (mV)."""
+    from ..analysis import activity
+    from ..simulate import SaveAt, simulate
+
+    TRACE_COUNT[0] += 1
+    model, stimulus = _build(program, params)
+    sol = simulate(
+        model, y0=_initial_state(model, program.initial_state), t_end=program.t_end_ms, stimulus=stimulus,
+        save=SaveAt(t0=program.transient_ms, dt=program.save_dt_ms), solver=program.solver,
+    )  # fmt: skip
+    V = sol.V.reshape(-1, sol.t.shape[0])
+    act = activity(sol.t, V, **dict(program.feature_options))
+    bad = sol.status.reshape(-1) != 0
+    features = {n: _masked(getattr(act, n).reshape(-1), bad) for n in program.feature_names}
+    features["label"] = jnp.where(bad, -1, features["label"])
+    traces = V[trace_rows, :: program.trace_stride].astype(jnp.float32)
+    return features, sol.status.reshape(-1), sol.num_steps.reshape(-1), traces
+
+
+def chunk_members(spec: SweepSpec, k: int) -> tuple[np.ndarray, int]:
+    """Member indices of chunk ``k`` padded to ``chunk_size`` (repeating its last member), and
+    how many of them are real."""
+    start = k * spec.chunk_size
+    stop = min(start + spec.chunk_size, spec.n_members)
+    members = np.arange(start, start + spec.chunk_size, dtype=np.int64)
+    return np.minimum(members, stop - 1), stop - start
+
+
+def trace_slots(spec: SweepSpec) -> int:
+    """Fixed number of trace rows per chunk: the most kept members any one chunk holds (>= 1)."""
+    kept = spec.trace_members()
+    if kept.size == 0:
+        return 1
+    return int(max(1, np.bincount(kept // spec.chunk_size).max()))
+
+
+def chunk_trace_rows(spec: SweepSpec, k: int) -> tuple[np.ndarray, slice]:
+    """Rows of chunk ``k`` holding kept members (padded to :func:`trace_slots`) and the slice of
+    ``trace_member`` they fill."""
+    kept = spec.trace_members()
+    start = k * spec.chunk_size
+    j0, j1 = np.searchsorted(kept, [start, start + spec.chunk_size])
+    rows = np.zeros(trace_slots(spec), dtype=np.int64)
+    rows[: j1 - j0] = kept[j0:j1] - start
+    return rows, slice(int(j0), int(j1))
+
+
+def chunk_inputs(spec: SweepSpec, k: int):
+    """``(params, trace_rows)`` device inputs of chunk ``k`` (parameter values in model units)."""
+    members, _ = chunk_members(spec, k)
+    values = spec.space.values(members)
+    rows, _ = chunk_trace_rows(spec, k)
+    return {n: jnp.asarray(v, dtype=float) for n, v in values.items()}, jnp.asarray(rows)
+
+
+def output_structure(spec: SweepSpec, program: ChunkProgram | None = None):
+    """Shapes and dtypes of :func:`run_chunk`'s outputs, without running it (``jax.eval_shape``)."""
+    program = chunk_program(spec) if program is None else program
+    params, rows = chunk_inputs(spec, 0)
+    return eqx.filter_eval_shape(run_chunk, program, params, rows)  # this trace is reused by the first call
+
+
+def trace_times(spec: SweepSpec) -> np.ndarray:
+    """Times (ms, from the start of the simulation) of the kept-trace samples."""
+    from ..simulate import SaveAt
+
+    p = spec.protocol
+    t = SaveAt(t0=p.transient_ms, dt=p.save_dt_ms).times(0.0, p.t_end_ms)
+    return t[:: int(round(spec.traces_save_dt_ms / p.save_dt_ms))]

@@ -1,0 +1,249 @@
+"""The sweep database: a Zarr v3 store written through xarray, one region per chunk.
+
+Layout (open with ``xarray.open_zarr(path)``):
+
+* dimension ``member``; coordinates ``member`` (index) and one per swept parameter (model
+  units, e.g. ``g_CaS`` in mS/cm^2; ``stimulus.amplitude`` in uA/cm^2);
+* per-member variables: ``status`` (int8: -1 not computed yet, 0 ok, 1 max_steps reached,
+  2 non-finite state, 3 solver failure), ``num_steps`` (solver steps) and one variable per
+  activity feature (``label``: -1 not computed or failed, else 0 silent .. 3 irregular);
+* kept traces ``V`` (mV, float32) along (``trace_member``, ``time``); ``time`` in ms from the
+  start of the simulation (the analysed window);
+* attributes: the spec text and its canonical JSON, chunk size, seed, package versions, device.
+
+The template (coordinates, empty variables, attributes) is written to a temporary directory
+and renamed into place, so a store either exists whole or not at all, and concurrent shards
+agree on one. Each chunk writes its own region (Zarr chunks along ``member`` are exactly the
+sweep's chunks, so writers never share a Zarr chunk) and *then* sets its flag in the
+``progress/chunk_done`` array: a chunk whose write failed or was killed stays not done.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import shutil
+import tempfile
+import warnings
+
+import numpy as np
+
+from .spec import SweepSpec, parse_spec
+
+__all__ = ["SweepError", "create_store", "check_store", "done_chunks", "write_chunk", "read_spec", "is_sweep_store", "versions"]
+
+STATUS_MEANINGS = "not_computed ok max_steps_reached non_finite_state solver_failure"
+_PROGRESS = "progress/chunk_done"
+
+
+class SweepError(RuntimeError):
+    """A sweep that cannot run as asked (output exists, spec differs, ...); nothing was changed."""
+
+
+def versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {}
+    for name in ("jaxneuron", "jax", "jaxlib", "equinox", "diffrax", "numpy", "scipy", "xarray", "zarr"):
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def device_description() -> str:
+    import jax
+
+    d = jax.devices()[0]
+    return f"{d.platform}: {getattr(d, 'device_kind', d.platform)} ({jax.device_count()} device(s), {os.cpu_count()} CPU cores)"
+
+
+def _fill(dtype):
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        return np.nan
+    if dtype.kind == "b":
+        return False
+    return -1
+
+
+def _feature_attrs(name):
+    from ..analysis import ACTIVITY_LABELS, Activity
+
+    attrs = {"long_name": name.replace("_", " ")}
+    if name in Activity.units:
+        attrs["units"] = Activity.units[name]
+    if name == "label":
+        attrs.update(flag_values=[-1] + list(range(len(ACTIVITY_LABELS))),
+                     flag_meanings=" ".join(("not_computed_or_failed",) + tuple(ACTIVITY_LABELS)))  # fmt: skip
+    return attrs
+
+
+def _param_attrs(spec: SweepSpec, name: str) -> dict:
+    from ..models import parameter_info
+
+    attrs = dict(spec.space.axis_attrs(name))
+    if name.startswith("stimulus."):
+        import dataclasses
+
+        from .spec import stimulus_classes
+
+        field = {f.name: f for f in dataclasses.fields(stimulus_classes()[spec.protocol.stimulus_kind])}[name.split(".", 1)[1]]
+        attrs.update(units=field.metadata.get("unit", ""), long_name=f"stimulus {field.metadata.get('doc', name)}")
+    else:
+        info = parameter_info(spec.model_class)[name]
+        attrs.update(units=info["unit"], long_name=info["doc"])
+    return attrs
+
+
+def template(spec: SweepSpec, out_struct, *, device: str | None = None):
+    """``(dataset, encoding)``: every coordinate, empty variable and attribute of the database.
+    Empty variables are zero-stride views (no memory), never written (``write_empty_chunks=False``)."""
+    import xarray as xr
+
+    from .engine import trace_times
+
+    features, status, num_steps, _ = out_struct
+    n, cs = spec.n_members, spec.chunk_size
+    coord_chunk = cs * max(1, (1 << 20) // cs)
+    members = np.arange(n, dtype=np.int64)
+    params = spec.space.values(members)
+    kept = spec.trace_members()
+    t = trace_times(spec)
+    coords = {"member": ("member", members, {"long_name": "member index"})}
+    for name, values in params.items():
+        coords[name] = ("member", values, _param_attrs(spec, name))
+    coords["trace_member"] = ("trace_member", kept, {"long_name": "member whose analysed window is kept"})
+    coords["time"] = ("time", t, {"units": "ms", "long_name": "time since the start of the simulation"})
+    empty = lambda dtype, shape: np.broadcast_to(np.asarray(_fill(dtype), dtype=dtype), shape)  # noqa: E731
+    data = {
+        "status": ("member", empty(np.int8, (n,)), {"long_name": "solver status",
+                   "flag_values": [-1, 0, 1, 2, 3], "flag_meanings": STATUS_MEANINGS}),
+        "num_steps": ("member", empty(num_steps.dtype, (n,)), {"long_name": "solver steps (-1: not computed)"}),
+    }  # fmt: skip
+    for name, sds in features.items():
+        data[name] = ("member", empty(sds.dtype, (n,)), _feature_attrs(name))
+    data["V"] = (("trace_member", "time"), empty(np.float32, (kept.size, t.size)), {"units": "mV", "long_name": "membrane potential"})
+    attrs = {
+        "title": f"jaxneuron sweep: {spec.description or spec.model}",
+        "description": spec.description, "model": spec.model_class.__name__, "space": spec.space.describe(),
+        "spec_toml": spec.text, "spec_json": json.dumps(spec.canonical(), sort_keys=True), "spec_path": spec.path or "",
+        "n_members": n, "chunk_size": cs, "n_chunks": spec.n_chunks, "seed": spec.seed,
+        "versions": json.dumps(versions()), "device": device or device_description(),
+        "created_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }  # fmt: skip
+    ds = xr.Dataset(data, coords=coords, attrs=attrs)
+    encoding = {}
+    for name, var in ds.variables.items():
+        if var.dims == ("member",):
+            chunk = coord_chunk if name in coords else cs
+            encoding[name] = {"chunks": (min(chunk, n),)}
+            if name not in coords:
+                encoding[name]["fill_value"] = _fill(var.dtype)
+    encoding["V"] = {"chunks": (1, t.size), "fill_value": np.float32(np.nan)}
+    return ds, encoding
+
+
+def is_sweep_store(path) -> bool:
+    return os.path.isfile(os.path.join(path, "zarr.json")) and os.path.isdir(os.path.join(path, "progress"))
+
+
+def create_store(path, spec: SweepSpec, out_struct, *, device=None) -> bool:
+    """Write the template at ``path`` atomically. Returns False (and leaves the existing store
+    alone) when another process created ``path`` first."""
+    import zarr
+
+    path = os.fspath(path)
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.tmp-", dir=parent)
+    try:
+        ds, encoding = template(spec, out_struct, device=device)
+        ds.to_zarr(tmp, mode="w", zarr_format=3, consolidated=False, encoding=encoding, write_empty_chunks=False)
+        group = zarr.open_group(tmp, mode="r+")
+        group.create_group("progress").create_array(
+            "chunk_done", shape=(spec.n_chunks,), chunks=(1,), dtype=bool, fill_value=False,
+            attributes={"description": "chunk k (members k*chunk_size ...) written completely"},
+        )  # fmt: skip
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
+            zarr.consolidate_metadata(tmp)
+        try:
+            os.rename(tmp, path)
+        except OSError:
+            if os.path.exists(path):
+                return False
+            raise
+        return True
+    finally:
+        if os.path.exists(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _attrs(path) -> dict:
+    import zarr
+
+    return dict(zarr.open_group(path, mode="r", use_consolidated=False).attrs)
+
+
+def read_spec(path) -> SweepSpec:
+    """The spec stored in a database (re-parsed from its TOML text)."""
+    a = _attrs(path)
+    spec = parse_spec(a["spec_toml"], path=a.get("spec_path") or None)
+    return spec.with_chunk_size(int(a["chunk_size"]))
+
+
+def _diff(old, new, prefix=""):
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for k in sorted(set(old) | set(new)):
+            out += _diff(old.get(k), new.get(k), f"{prefix}{k}.")
+        return out
+    return [] if old == new else [f"{prefix[:-1]}: stored {json.dumps(old)[:80]}, given {json.dumps(new)[:80]}"]
+
+
+def check_store(path, spec: SweepSpec, *, chunk_size_given: bool) -> SweepSpec:
+    """Refuse to continue a store built from another spec; returns ``spec`` with the store's
+    chunk size (a store's chunk size is fixed when it is created)."""
+    if not is_sweep_store(path):
+        raise SweepError(f"{path} exists but is not a jaxneuron sweep database; choose another --out")
+    a = _attrs(path)
+    stored = json.loads(a["spec_json"])
+    diffs = _diff(stored, json.loads(json.dumps(spec.canonical())))
+    if diffs:
+        raise SweepError(f"the spec differs from the one {path} was created with; refusing to mix results:\n  "
+                         + "\n  ".join(diffs) + "\nUse --overwrite to start again, or another --out.")  # fmt: skip
+    cs = int(a["chunk_size"])
+    if chunk_size_given and spec.chunk_size != cs:
+        raise SweepError(f"{path} was created with chunk size {cs}; a resumed sweep keeps it (drop --chunk-size {spec.chunk_size})")
+    return spec.with_chunk_size(cs)
+
+
+def done_chunks(path) -> np.ndarray:
+    """Boolean array: chunk k is completely written."""
+    import zarr
+
+    return np.asarray(zarr.open_array(path, path=_PROGRESS, mode="r")[:], dtype=bool)
+
+
+def write_chunk(path, spec: SweepSpec, k: int, features: dict, status, num_steps, traces) -> None:
+    """Write chunk ``k``'s region (real members only), its kept traces, then its done flag."""
+    import xarray as xr
+    import zarr
+
+    from .engine import chunk_members, chunk_trace_rows
+
+    _, n_real = chunk_members(spec, k)
+    start = k * spec.chunk_size
+    data = {"status": ("member", np.asarray(status[:n_real], dtype=np.int8)),
+            "num_steps": ("member", np.asarray(num_steps[:n_real]))}  # fmt: skip
+    data.update({name: ("member", np.asarray(v[:n_real])) for name, v in features.items()})
+    xr.Dataset(data).to_zarr(path, region={"member": slice(start, start + n_real)}, mode="r+", consolidated=False)
+    _, tslice = chunk_trace_rows(spec, k)
+    n_tr = tslice.stop - tslice.start
+    if n_tr:
+        V = np.asarray(traces[:n_tr], dtype=np.float32)
+        xr.Dataset({"V": (("trace_member", "time"), V)}).to_zarr(path, region={"trace_member": tslice}, mode="r+", consolidated=False)
+    zarr.open_array(path, path=_PROGRESS, mode="r+")[k] = True
