@@ -20,7 +20,9 @@ import numpy as np
 from ._batching import batch_shape_of, flatten_members
 from ._config import check_float64
 from .models.base import AbstractNeuron, evaluate_stimulus
-from .solvers import AbstractSolverChoice, Kvaerno5, NeuronTerm
+from .solvers import AbstractSolverChoice, ExpEuler, Kvaerno5, NeuronTerm
+from .solvers.fixed import solve_fixed_members
+from .solvers.sharding import shard_members
 from .stimulus import as_stimulus
 
 __all__ = ["simulate", "SaveAt", "Solution", "STATUS"]
@@ -193,7 +195,8 @@ def simulate(model, *, y0=None, t_end, stimulus=None, save: SaveAt | None = None
     stim_flat, stim_axes = flatten_members(stim, batch)
     y0_flat = jnp.broadcast_to(y0, batch + (model.n_states,)).reshape(n, model.n_states)
     cast = lambda tree: jax.tree_util.tree_map(lambda x: x.astype(dtype) if eqx.is_inexact_array(x) else x, tree)  # noqa: E731
-    saved, y_final, status, num_steps = _solve_members(
+    fast = isinstance(solver, ExpEuler) and solver.uses_fast_path(t0, t_end)
+    saved, y_final, status, num_steps = (solve_fixed_members if fast else lambda *a: shard_members(_solve_members, *a))(
         cast(model_flat), cast(stim_flat), y0_flat.astype(dtype), _StaticTimes(ts, dtype),
         (model_axes, stim_axes), t0, t_end, solver, save.states, save.final,
     )  # fmt: skip

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 from ..channels import stg as k
 from ..channels.calcium import E_Ca
 from .base import AbstractNeuron, parameter, stack_states
+from .published import PRINZ2003_SETS, PRINZ2004_CELLS
 
 __all__ = ["Prinz2003", "Liu1998", "PRINZ2003_SETS", "PRINZ2004_CELLS", "STG_CONDUCTANCES"]
 
@@ -35,38 +36,6 @@ _CURRENTS = (
     ("leak", "g_leak", 0, 0, "E_leak"),
 )
 _GATE_INDEX = {"Na": (2, 3), "CaT": (4, 5), "CaS": (6, 7), "A": (8, 9), "KCa": (10, None), "Kd": (11, None), "H": (12, None), "leak": (None, None)}
-
-# Published single-cell sets, mS/cm^2, order Na, CaT, CaS, A, KCa, Kd, H, leak (spec section 2.9).
-PRINZ2003_SETS = {
-    "fig2c_bursting": (100.0, 0.0, 4.0, 0.0, 15.0, 50.0, 0.02, 0.03),
-    "fig3c_irregular": (400.0, 0.0, 8.0, 50.0, 20.0, 50.0, 0.04, 0.0),
-    "fig5a_broad_aps": (200.0, 0.0, 2.0, 0.0, 15.0, 0.0, 0.03, 0.04),
-    "fig9d": (500.0, 10.0, 0.0, 40.0, 0.0, 100.0, 0.01, 0.04),
-    "fig9e": (200.0, 5.0, 4.0, 40.0, 5.0, 125.0, 0.01, 0.0),
-    "ptm2003_burster": (200.0, 2.5, 4.0, 50.0, 5.0, 100.0, 0.01, 0.01),
-    "ptm2003_tonic": (200.0, 0.0, 4.0, 10.0, 10.0, 125.0, 0.05, 0.04),
-}
-
-# Prinz, Bucher & Marder 2004, Table 2 (spec section 3.3), same order and units.
-PRINZ2004_CELLS = {
-    "AB/PD 1": (400.0, 2.5, 6.0, 50.0, 10.0, 100.0, 0.01, 0.0),
-    "AB/PD 2": (100.0, 2.5, 6.0, 50.0, 5.0, 100.0, 0.01, 0.0),
-    "AB/PD 3": (200.0, 2.5, 4.0, 50.0, 5.0, 50.0, 0.01, 0.0),
-    "AB/PD 4": (200.0, 5.0, 4.0, 40.0, 5.0, 125.0, 0.01, 0.0),
-    "AB/PD 5": (300.0, 2.5, 2.0, 10.0, 5.0, 125.0, 0.01, 0.0),
-    "LP 1": (100.0, 0.0, 8.0, 40.0, 5.0, 75.0, 0.05, 0.02),
-    "LP 2": (100.0, 0.0, 6.0, 30.0, 5.0, 50.0, 0.05, 0.02),
-    "LP 3": (100.0, 0.0, 10.0, 50.0, 5.0, 100.0, 0.0, 0.03),
-    "LP 4": (100.0, 0.0, 4.0, 20.0, 0.0, 25.0, 0.05, 0.03),
-    "LP 5": (100.0, 0.0, 6.0, 30.0, 0.0, 50.0, 0.03, 0.02),
-    "PY 1": (100.0, 2.5, 2.0, 50.0, 0.0, 125.0, 0.05, 0.01),
-    "PY 2": (200.0, 7.5, 0.0, 50.0, 0.0, 75.0, 0.05, 0.0),
-    "PY 3": (200.0, 10.0, 0.0, 50.0, 0.0, 100.0, 0.03, 0.0),
-    "PY 4": (400.0, 2.5, 2.0, 50.0, 0.0, 75.0, 0.05, 0.0),
-    "PY 5": (500.0, 2.5, 2.0, 40.0, 0.0, 125.0, 0.01, 0.03),
-    "PY 6": (500.0, 2.5, 2.0, 40.0, 0.0, 125.0, 0.0, 0.02),
-}
-
 
 def _g(default, name):
     return parameter(default, "mS/cm^2", f"maximal {name} conductance", minimum=0.0)

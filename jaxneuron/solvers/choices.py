@@ -15,6 +15,7 @@ import diffrax
 import equinox as eqx
 
 from .expeuler import ExpEulerSolver
+from .structured import ArrowheadSolver, NeuronChord
 
 __all__ = ["AbstractSolverChoice", "Kvaerno5", "Kvaerno3", "Tsit5", "ExpEuler", "SOLVERS"]
 
@@ -82,22 +83,40 @@ class _Adaptive(AbstractSolverChoice):
         return self.max_steps if self.max_steps is not None else int(AUTO_STEPS_PER_MS * (t1 - t0)) + 1000
 
 
-class Kvaerno5(_Adaptive):
+class _Implicit(_Adaptive):
+    """``structured=False`` (default): Diffrax's Newton iteration (``VeryChord``, dense LU), the
+    accurate reference path (global error at or below the tolerance on the tests' HH problem).
+
+    ``structured=True`` (opt-in, *experimental*): Newton (chord) iterations with jaxneuron's
+    :class:`~jaxneuron.solvers.structured.NeuronChord` termination and the O(n)
+    :class:`~jaxneuron.solvers.structured.ArrowheadSolver` linear solves: ~10x fewer steps and
+    ~10x faster on Prinz cells, but measured less accurate than its tolerance (HH, rtol 1e-6:
+    global error 7.6e-5 vs 1.1e-8 for the default; burst periods within 6.9e-4 on the benchmark
+    sets), so it is not the default until that is understood (README, Performance).
+    """
+
+    structured: bool = False
+
+    def _root_finder(self):
+        return NeuronChord(rtol=self.rtol, atol=self.atol, linear_solver=ArrowheadSolver(n_border=2))
+
+
+class Kvaerno5(_Implicit):
     """Kvaerno's 5(4) ESDIRK method: L-stable, stiffly accurate; the accurate default."""
 
     implicit: ClassVar[bool] = True
 
     def diffrax_solver(self):
-        return diffrax.Kvaerno5()
+        return diffrax.Kvaerno5(root_finder=self._root_finder()) if self.structured else diffrax.Kvaerno5()
 
 
-class Kvaerno3(_Adaptive):
+class Kvaerno3(_Implicit):
     """Kvaerno's 3(2) ESDIRK method: L-stable, cheaper per step than Kvaerno5."""
 
     implicit: ClassVar[bool] = True
 
     def diffrax_solver(self):
-        return diffrax.Kvaerno3()
+        return diffrax.Kvaerno3(root_finder=self._root_finder()) if self.structured else diffrax.Kvaerno3()
 
 
 class Tsit5(_Adaptive):
@@ -114,17 +133,25 @@ class ExpEuler(AbstractSolverChoice):
 
     Fast, and the historical scheme of the Prinz database, but biased at coarse steps (some
     published Prinz cells become doublet bursters at dt = 0.025 ms): validate against Kvaerno5.
+
+    ``fast=True`` (default) runs the batched ``lax.scan`` integrator of
+    :mod:`jaxneuron.solvers.fixed` (same scheme and outputs, faster than Diffrax's loop, and
+    split over several local devices when there are); ``fast=False`` runs :class:`ExpEulerSolver`
+    inside ``diffrax.diffeqsolve`` (use it for reverse-mode gradients of saved traces).
     """
 
     dt: float = 0.025
     max_steps: int | None = None
     dtype: str = "float64"
+    fast: bool = True
     implicit: ClassVar[bool] = False
 
     def __check_init__(self):
         _check_common("ExpEuler", self.dtype, self.max_steps)
         if not (isinstance(self.dt, (int, float)) and math.isfinite(self.dt) and self.dt > 0):
             raise ValueError(f"ExpEuler.dt must be a positive finite number of ms, got {self.dt!r}")
+        if not isinstance(self.fast, bool):
+            raise ValueError(f"ExpEuler.fast must be True or False, got {self.fast!r}")
 
     def diffrax_solver(self):
         return ExpEulerSolver()
@@ -137,6 +164,10 @@ class ExpEuler(AbstractSolverChoice):
 
     def n_max_steps(self, t0, t1):
         return self.max_steps if self.max_steps is not None else int(math.ceil((t1 - t0) / self.dt)) + 2
+
+    def uses_fast_path(self, t0, t1) -> bool:
+        """Whether ``simulate`` runs the batched scan (not when ``max_steps`` would cut the solve)."""
+        return self.fast and (self.max_steps is None or self.max_steps >= math.ceil((t1 - t0) / self.dt - 1e-9))
 
 
 SOLVERS = {"kvaerno5": Kvaerno5, "kvaerno3": Kvaerno3, "tsit5": Tsit5, "expeuler": ExpEuler}
