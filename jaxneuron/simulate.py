@@ -195,11 +195,12 @@ def simulate(model, *, y0=None, t_end, stimulus=None, save: SaveAt | None = None
     stim_flat, stim_axes = flatten_members(stim, batch)
     y0_flat = jnp.broadcast_to(y0, batch + (model.n_states,)).reshape(n, model.n_states)
     cast = lambda tree: jax.tree_util.tree_map(lambda x: x.astype(dtype) if eqx.is_inexact_array(x) else x, tree)  # noqa: E731
-    fast = isinstance(solver, ExpEuler) and solver.uses_fast_path(t0, t_end)
-    saved, y_final, status, num_steps = (solve_fixed_members if fast else lambda *a: shard_members(_solve_members, *a))(
-        cast(model_flat), cast(stim_flat), y0_flat.astype(dtype), _StaticTimes(ts, dtype),
-        (model_axes, stim_axes), t0, t_end, solver, save.states, save.final,
-    )  # fmt: skip
+    args = (cast(model_flat), cast(stim_flat), y0_flat.astype(dtype), _StaticTimes(ts, dtype),
+            (model_axes, stim_axes), t0, t_end, solver, save.states, save.final)  # fmt: skip
+    if isinstance(solver, ExpEuler) and solver.uses_fast_path(t0, t_end):
+        saved, y_final, status, num_steps = solve_fixed_members(*args)
+    else:
+        saved, y_final, status, num_steps = shard_members(_solve_members, *args)
     if save.states == "all":
         ys = saved.reshape(batch + saved.shape[1:])
         V = ys[..., 0]

@@ -142,9 +142,21 @@ class AbstractNeuron(eqx.Module):
         A, B = self.linear_form(y, evaluate_stimulus(args, t))
         return A - B * y
 
+    def _conductances(self, y) -> dict:
+        """``{current: (g, E)}``: open conductance (mS/cm^2) and reversal potential (mV) per current."""
+        raise NotImplementedError
+
+    def _membrane_row(self, conductances: dict, I_ext):
+        """``(A, B)`` of the V equation ``C dV/dt = sum g (E - V) + I_ext``: ``A = (sum g E + I)/C``,
+        ``B = sum g / C``. Networks add synaptic conductances to the same row."""
+        g_total = sum(g for g, _ in conductances.values())
+        gE_total = sum(g * E for g, E in conductances.values())
+        return (gE_total + I_ext) / self.C, g_total / self.C
+
     def currents(self, y) -> dict:
         """Ionic current densities (uA/cm^2, outward positive) for state ``y``, by name."""
-        raise NotImplementedError
+        V = y[..., 0]
+        return {name: g * (V - E) for name, (g, E) in self._conductances(y).items()}
 
     def steady_state(self, **kwargs):
         """State vector with the gates at their steady state for the given V (mV) (and Ca, uM)."""

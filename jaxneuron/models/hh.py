@@ -47,27 +47,16 @@ class HodgkinHuxley(AbstractNeuron):
 
     def _conductances(self, y):
         m, h, n = y[..., 1], y[..., 2], y[..., 3]
-        return (
-            (self.g_Na * m**3 * h, self.E_Na),
-            (self.g_K * n**4, self.E_K),
-            (self.g_L, self.E_L),
-        )
+        return {"Na": (self.g_Na * m**3 * h, self.E_Na), "K": (self.g_K * n**4, self.E_K), "L": (self.g_L, self.E_L)}
 
     def linear_form(self, y, I_ext):
         V = y[..., 0]
-        gs = self._conductances(y)
-        g_total = sum(g for g, _ in gs)
-        gE_total = sum(g * E for g, E in gs)
-        A = [(gE_total + I_ext) / self.C]
-        B = [g_total / self.C]
+        A_V, B_V = self._membrane_row(self._conductances(y), I_ext)
+        A, B = [A_V], [B_V]
         for alpha, beta in self._rates(V):
             A.append(alpha)
             B.append(alpha + beta)
         return stack_states(A), stack_states(B)
-
-    def currents(self, y):
-        V = y[..., 0]
-        return {name: g * (V - E) for name, (g, E) in zip(("Na", "K", "L"), self._conductances(y))}
 
     def steady_state(self, V=-65.0):
         """State ``(V, m_inf, h_inf, n_inf)`` at membrane potential ``V`` (mV)."""

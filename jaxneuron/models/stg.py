@@ -117,19 +117,14 @@ class _STGNeuron(AbstractNeuron):
     def linear_form(self, y, I_ext):
         V, Ca = y[..., 0], y[..., 1]
         gs = self._conductances(y)
-        g_total = sum(g for g, _ in gs.values())
-        gE_total = sum(g * E for g, E in gs.values())
+        A_V, B_V = self._membrane_row(gs, I_ext)
         i_Ca = gs["CaT"][0] * (V - gs["CaT"][1]) + gs["CaS"][0] * (V - gs["CaS"][1])
-        A = [(gE_total + I_ext) / self.C, (self.Ca_0 - self._ca_flux_coefficient() * i_Ca) / self.tau_Ca]
-        B = [g_total / self.C, 1.0 / self.tau_Ca]
+        A = [A_V, (self.Ca_0 - self._ca_flux_coefficient() * i_Ca) / self.tau_Ca]
+        B = [B_V, 1.0 / self.tau_Ca]
         for x_inf, tau in self._gates_inf_tau(V, Ca):
             A.append(x_inf / tau)
             B.append(1.0 / tau)
         return stack_states(A), stack_states(B)
-
-    def currents(self, y):
-        V = y[..., 0]
-        return {name: g * (V - E) for name, (g, E) in self._conductances(y).items()}
 
     def steady_state(self, V=-50.0, Ca=0.05):
         """State with ``V`` (mV) and ``Ca`` (uM) as given and every gate at its steady state."""
