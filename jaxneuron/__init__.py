@@ -20,6 +20,8 @@ from .models import (  # noqa: E402
     make_model as make_model,
 )
 from .simulate import STATUS as STATUS, SaveAt as SaveAt, Solution as Solution, simulate as simulate  # noqa: E402
+from .spiking import SpikeSolution as SpikeSolution, activity_from_spikes as activity_from_spikes  # noqa: E402
+from .spiking import simulate_spikes as simulate_spikes  # noqa: E402
 from .solvers import ExpEuler as ExpEuler, Kvaerno3 as Kvaerno3, Kvaerno5 as Kvaerno5, Tsit5 as Tsit5  # noqa: E402
 from .stimulus import (  # noqa: E402
     Constant as Constant,

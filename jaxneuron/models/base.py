@@ -81,6 +81,10 @@ class AbstractNeuron(eqx.Module):
     """Names of the state variables, in the order of the state vector's last axis."""
     conductance_names: ClassVar[tuple[str, ...]]
     """Names of the maximal-conductance fields (mS/cm^2)."""
+    n_border: ClassVar[int] = 2
+    """The leading states every other state may depend on (V, and Ca where there is one): each
+    later state's row of :meth:`linear_form` depends only on itself and on these, which makes the
+    Jacobian an arrowhead (used by the implicit steps of :func:`jaxneuron.simulate_spikes`)."""
 
     def __check_init__(self):
         cls = type(self)

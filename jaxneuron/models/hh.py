@@ -36,6 +36,7 @@ class HodgkinHuxley(AbstractNeuron):
 
     state_names: ClassVar[tuple[str, ...]] = ("V", "m", "h", "n")
     conductance_names: ClassVar[tuple[str, ...]] = ("g_Na", "g_K", "g_L")
+    n_border: ClassVar[int] = 1
 
     def _rates(self, V):
         phi = k.q10_factor(self.T_celsius)

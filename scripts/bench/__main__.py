@@ -10,7 +10,9 @@ neuron-seconds simulated per wall second, excluding compilation (reported separa
 spike counts (upward crossings of -10 mV) and burst period against a tight reference (diffrax
 Dopri8, rtol = atol = 1e-11), on a subset of the benchmark sets and on the published Prinz cells,
 simulated for ``--acc-t-end`` ms. Slow engines (scipy loop, Kvaerno5, Brian2) are timed on a small
-N and reported as throughput (it is linear in N for them). Writes ``bench.md`` and ``bench.json``
+N and reported as throughput (it is linear in N for them). The ``queue-*`` engines run
+:func:`jaxneuron.simulate_spikes` (no lock-step; spike times located on each step's interpolant,
+which is also what their accuracy rows use). Writes ``bench.md`` and ``bench.json``
 under ``--out``. The orchestrator never imports JAX; each engine runs in a spawned interpreter.
 """
 
@@ -40,6 +42,8 @@ ENGINES = {
     "brian2-ee": ("brian2", {"dt": 0.025}, 2000, 200),
     "tsit5": ("jax", {"solver": "tsit5:rtol=1e-6,atol=1e-6"}, 10000, 200),
     "kvaerno5": ("jax", {"solver": "kvaerno5:rtol=1e-6,atol=1e-6"}, 50, 10),
+    "queue-tsit5": ("jax", {"solver": "tsit5:rtol=1e-6,atol=1e-6", "engine": "queue"}, 10000, 1000),
+    "queue-kvaerno5": ("jax", {"solver": "kvaerno5:rtol=1e-6,atol=1e-6", "engine": "queue"}, 10000, 500),
     "kvaerno5-structured": ("jax", {"solver": "kvaerno5:rtol=1e-6,atol=1e-6,structured=true"}, 1000, 50),
     "expeuler-f64": ("jax", {"solver": "expeuler:dt=0.025"}, 10000, 1000),
     "expeuler-f32": ("jax", {"solver": "expeuler:dt=0.025,dtype=float32"}, 10000, 1000),

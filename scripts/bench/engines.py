@@ -81,7 +81,10 @@ def run_jax(job):
         for _ in range(job["repeats"]):
             c0 = compile_s[0]
             t = time.perf_counter()
-            sol = jn.simulate(model, t_end=job["t_end"], solver=solver, save=jn.SaveAt(final=True))
+            if job.get("engine") == "queue":
+                sol = jn.simulate_spikes(model, t_end=job["t_end"], solver=solver)
+            else:
+                sol = jn.simulate(model, t_end=job["t_end"], solver=solver, save=jn.SaveAt(final=True))
             jax.block_until_ready(sol)
             walls.append(time.perf_counter() - t)
             compiles.append(compile_s[0] - c0)
@@ -94,6 +97,12 @@ def run_jax(job):
         return out
     idx = job["acc_index"]
     model = jn.Prinz2003.from_conductances(g[idx])
+    if job.get("engine") == "queue":
+        sol = jn.simulate_spikes(model, t_end=job["acc_t_end"], solver=solver)
+        times, count = np.asarray(sol.times), np.asarray(sol.n_spikes)
+        out["spikes"] = [tt[: min(c, tt.size)].tolist() for tt, c in zip(times, count)]
+        out["status"] = np.asarray(sol.status).tolist()
+        return out
     dt = min(0.025, getattr(solver, "dt", 0.025))
     sol = jn.simulate(model, t_end=job["acc_t_end"], solver=solver, save=jn.SaveAt(dt=dt))
     V, t = np.asarray(sol.V, dtype=np.float64), np.asarray(sol.t, dtype=np.float64)
