@@ -18,7 +18,6 @@ them with ``shard_map`` (one queue per device).
 
 from __future__ import annotations
 
-import math
 
 import diffrax
 import equinox as eqx
@@ -261,5 +260,8 @@ def solve_queue(model, stim, y0, in_axes, *, solver_name, t0, t_end, t_record, r
 
 
 def default_slots(n_members: int) -> int:
-    """Slots per device: enough to vectorise, few enough that the queue outlasts the tail."""
-    return int(min(max(n_members, 1), max(64, min(512, 2 ** int(math.log2(max(n_members, 2) / 4))))))
+    """Slots per device: 64 on CPU (measured best on Prinz cells, 2,000 members: 16 slots 226,
+    32: 368, 64: 429, 128: 398, 256: 378, 512: 293 neuron-s/s on one core; small batches stay in
+    cache), 8,192 on accelerators (untested: no GPU was available); never more than the members."""
+    per_device = 64 if jax.default_backend() == "cpu" else 8192
+    return int(max(1, min(n_members, per_device)))

@@ -50,6 +50,7 @@ class ChunkProgram:
     feature_names: tuple[str, ...]
     feature_options: tuple[tuple[str, Any], ...]
     trace_stride: int
+    engine: str = "vmap"
 
 
 def chunk_program(spec: SweepSpec) -> ChunkProgram:
@@ -64,7 +65,7 @@ def chunk_program(spec: SweepSpec) -> ChunkProgram:
         swept_stimulus=tuple(n.split(".", 1)[1] for n in names if n.startswith("stimulus.")),
         initial_state=p.initial_state, transient_ms=p.transient_ms, t_end_ms=p.t_end_ms, save_dt_ms=p.save_dt_ms,
         solver=spec.solver(), feature_names=features, feature_options=spec.feature_options,
-        trace_stride=int(round(spec.traces_save_dt_ms / p.save_dt_ms)),
+        trace_stride=int(round(spec.traces_save_dt_ms / p.save_dt_ms)), engine=spec.solver_engine,
     )  # fmt: skip
 
 
@@ -111,6 +112,8 @@ def run_chunk(program: ChunkProgram, params: dict, trace_rows: jax.Array):
     from ..simulate import SaveAt, simulate
 
     TRACE_COUNT[0] += 1
+    if program.engine == "queue":
+        return _run_chunk_queue(program, params, trace_rows)
     model, stimulus = _build(program, params)
     sol = simulate(
         model, y0=_initial_state(model, program.initial_state), t_end=program.t_end_ms, stimulus=stimulus,
@@ -122,6 +125,31 @@ def run_chunk(program: ChunkProgram, params: dict, trace_rows: jax.Array):
     features = {n: _masked(getattr(act, n).reshape(-1), bad) for n in program.feature_names}
     features["label"] = jnp.where(bad, -1, features["label"])
     traces = V[trace_rows, :: program.trace_stride].astype(jnp.float32)
+    return features, sol.status.reshape(-1), sol.num_steps.reshape(-1), traces
+
+
+def _run_chunk_queue(program: ChunkProgram, params: dict, trace_rows: jax.Array):
+    """``engine = "queue"``: the chunk's members through :func:`jaxneuron.simulate_spikes` (no
+    lock-step), features by :func:`jaxneuron.activity_from_spikes` (``slow_wave_amplitude`` is
+    NaN); the kept traces come from a :func:`jaxneuron.simulate` of the kept rows only."""
+    from ..analysis.bursts import CLASSIFY_DEFAULTS
+    from ..simulate import SaveAt, simulate
+    from ..spiking import activity_from_spikes, simulate_spikes
+
+    opts = dict(program.feature_options)
+    spike_opts = {k: opts[k] for k in ("threshold", "max_spikes") if k in opts}
+    model, stimulus = _build(program, params)
+    sol = simulate_spikes(model, y0=_initial_state(model, program.initial_state), t_end=program.t_end_ms,
+                          t_record=program.transient_ms, stimulus=stimulus, solver=program.solver, **spike_opts)  # fmt: skip
+    act = activity_from_spikes(sol, **{k: v for k, v in opts.items() if k in CLASSIFY_DEFAULTS})
+    bad = sol.status.reshape(-1) != 0
+    features = {n: _masked(getattr(act, n).reshape(-1), bad) for n in program.feature_names}
+    features["label"] = jnp.where(bad, -1, features["label"])
+    kept = {n: jnp.asarray(v)[trace_rows] for n, v in params.items()}
+    m_k, s_k = _build(program, kept)
+    tr = simulate(m_k, y0=_initial_state(m_k, program.initial_state), t_end=program.t_end_ms, stimulus=s_k,
+                  save=SaveAt(t0=program.transient_ms, dt=program.save_dt_ms), solver=program.solver)  # fmt: skip
+    traces = tr.V.reshape(-1, tr.t.shape[0])[:, :: program.trace_stride].astype(jnp.float32)
     return features, sol.status.reshape(-1), sol.num_steps.reshape(-1), traces
 
 

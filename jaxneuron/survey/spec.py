@@ -25,6 +25,8 @@ where (file, table, key) and what would be valid. The schema (units in key names
     name = "tsit5"                    # kvaerno5 | kvaerno3 | tsit5 | expeuler
     rtol = 1e-6                       # the settings of that solver (ExpEuler: dt, ms)
     atol = 1e-6
+    engine = "vmap"                   # or "queue": jaxneuron.simulate_spikes, no lock-step (adaptive
+                                      # solvers; spike features, no slow_wave_amplitude)
 
     [features]
     names = ["burst_period", "duty_cycle"]   # default: every feature of jaxneuron.activity
@@ -113,6 +115,7 @@ class SweepSpec:
     space: Any  # GridSpace | SampledSpace | TableSpace
     seed: int
     chunk_size: int
+    solver_engine: str = "vmap"
     description: str = ""
     text: str = ""
     path: str | None = None
@@ -158,7 +161,8 @@ class SweepSpec:
             "protocol": {"transient_ms": p.transient_ms, "window_ms": p.window_ms, "save_dt_ms": p.save_dt_ms,
                          "stimulus": None if p.stimulus_kind is None else {"kind": p.stimulus_kind, **dict(p.stimulus_fixed)},
                          "initial_state": None if p.initial_state is None else dict(p.initial_state)},
-            "solver": {"name": self.solver_name, **dict(self.solver_options)},
+            "solver": {"name": self.solver_name, **dict(self.solver_options),
+                       **({"engine": self.solver_engine} if self.solver_engine != "vmap" else {})},
             "features": {"names": list(self.feature_names), "options": dict(self.feature_options)},
             "traces": {"members": [int(i) for i in self.trace_members()], "save_dt_ms": self.traces_save_dt_ms},
             "space": self.space.canonical(), "seed": self.seed,
@@ -236,7 +240,7 @@ def _parse(raw, text, path) -> SweepSpec:
     for k, v in fixed.items():
         _check_value(k, number(v, f"fixed.{k}"), pinfo[k], f"fixed.{k}")
     protocol = _parse_protocol(raw.get("protocol", {}), cls)
-    solver_name, solver_options = _parse_solver(raw.get("solver", {"name": "kvaerno5"}))
+    solver_name, solver_options, solver_engine = _parse_solver(raw.get("solver", {"name": "kvaerno5"}))
     feature_names, feature_options = _parse_features(raw.get("features", {}))
     base_dir = os.path.dirname(os.path.abspath(path)) if path else os.getcwd()
     space = parse_space(raw["space"], seed, base_dir)
@@ -264,7 +268,7 @@ def _parse(raw, text, path) -> SweepSpec:
     chunk_size = min(chunk_size, space.n_members)
     return SweepSpec(
         model=raw["model"].lower(), preset=preset, fixed=_pairs({k: float(v) for k, v in fixed.items()}),
-        protocol=protocol, solver_name=solver_name, solver_options=solver_options, feature_names=feature_names,
+        protocol=protocol, solver_name=solver_name, solver_options=solver_options, solver_engine=solver_engine, feature_names=feature_names,
         feature_options=feature_options, traces_keep=keep, traces_members=members, traces_save_dt_ms=tr_dt,
         space=space, seed=seed, chunk_size=chunk_size, description=str(raw.get("description", "")), text=text, path=path,
     )  # fmt: skip
@@ -328,7 +332,12 @@ def _parse_protocol(table, cls) -> Protocol:
     return Protocol(float(transient), float(window), float(save_dt), kind, stim_fixed, init)
 
 
-def _parse_solver(table) -> tuple[str, tuple]:
+SOLVER_ENGINES = ("vmap", "queue")
+"""``[solver] engine``: ``vmap`` (:func:`jaxneuron.simulate` + :func:`jaxneuron.activity` on the
+saved window) or ``queue`` (:func:`jaxneuron.simulate_spikes` + :func:`jaxneuron.activity_from_spikes`)."""
+
+
+def _parse_solver(table) -> tuple[str, tuple, str]:
     from ..solvers import SOLVERS
 
     if not isinstance(table, dict) or "name" not in table:
@@ -337,6 +346,11 @@ def _parse_solver(table) -> tuple[str, tuple]:
     name = str(opts.pop("name")).lower()
     if name not in SOLVERS:
         fail("solver.name", f"unknown solver {name!r}; valid solvers: {', '.join(SOLVERS)}")
+    engine = opts.pop("engine", "vmap")
+    if engine not in SOLVER_ENGINES:
+        fail("solver.engine", f"expected one of {', '.join(SOLVER_ENGINES)}, got {engine!r}")
+    if engine == "queue" and name not in ("tsit5", "kvaerno5", "kvaerno3"):
+        fail("solver.engine", f"engine = \"queue\" runs the adaptive solvers tsit5, kvaerno5, kvaerno3, not {name!r}")
     cls = SOLVERS[name]
     valid = tuple(f.name for f in dataclasses.fields(cls))
     check_keys(opts, valid, f"[solver] ({cls.__name__})")
@@ -344,7 +358,7 @@ def _parse_solver(table) -> tuple[str, tuple]:
         cls(**opts)
     except (ValueError, TypeError) as e:
         fail("[solver]", str(e))
-    return name, _pairs(opts)
+    return name, _pairs(opts), engine
 
 
 def _parse_features(table) -> tuple[tuple[str, ...], tuple]:
