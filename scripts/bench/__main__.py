@@ -43,6 +43,7 @@ ENGINES = {
     "tsit5": ("jax", {"solver": "tsit5:rtol=1e-6,atol=1e-6"}, 10000, 200),
     "kvaerno5": ("jax", {"solver": "kvaerno5:rtol=1e-6,atol=1e-6"}, 50, 10),
     "queue-tsit5": ("jax", {"solver": "tsit5:rtol=1e-6,atol=1e-6", "engine": "queue"}, 10000, 1000),
+    "queue-tsit5-1e-8": ("jax", {"solver": "tsit5:rtol=1e-8,atol=1e-8", "engine": "queue"}, 10000, 1000),
     "queue-kvaerno5": ("jax", {"solver": "kvaerno5:rtol=1e-6,atol=1e-6", "engine": "queue"}, 10000, 500),
     "kvaerno5-structured": ("jax", {"solver": "kvaerno5:rtol=1e-6,atol=1e-6,structured=true"}, 1000, 50),
     "expeuler-f64": ("jax", {"solver": "expeuler:dt=0.025"}, 10000, 1000),
