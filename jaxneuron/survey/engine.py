@@ -6,7 +6,9 @@ the transient and the analysed window (``jax.vmap`` inside :func:`jaxneuron.simu
 the activity features and picks the kept traces. Only those leave the device: per-member
 features, solver ``status`` and step counts, and ``(n_trace_slots, n_times)`` float32 traces.
 Every argument but the parameter values and trace rows is static, so the function compiles
-once per sweep (``TRACE_COUNT`` counts its traces, for tests).
+once per sweep (``TRACE_COUNT`` counts its traces, for tests). With ``[solver] engine = "queue"``
+the chunk runs through :func:`jaxneuron.simulate_spikes` instead (no lock-step between the
+chunk's members; features from spike times; only the kept rows are simulated for traces).
 
 Memory: the analysed window of a chunk, ``chunk_size x window_ms / save_dt_ms`` float64 samples
 (plus the solver state), and at most two chunks are in flight (the driver writes chunk k while

@@ -8,6 +8,7 @@ import shutil
 import sys
 import time
 
+import jax
 import numpy as np
 
 from .spec import SweepSpec, load_spec
@@ -121,6 +122,23 @@ def _progress_bar(total, progress):
     return tqdm(total=total, unit="member", desc="sweep", disable=disable, file=sys.stderr, dynamic_ncols=True)
 
 
+_COMPILE_SECONDS = []
+"""Seconds JAX reported spending on tracing, lowering and compiling in this process (one
+listener, registered on first use; diagnostics for :attr:`SweepSummary.compile_s`)."""
+
+
+def _compile_seconds() -> float:
+    if not _COMPILE_SECONDS:
+        _COMPILE_SECONDS.append(0.0)
+
+        def listener(event, duration, **kwargs):
+            if event.startswith("/jax/core/compile/"):
+                _COMPILE_SECONDS[0] += duration
+
+        jax.monitoring.register_event_duration_secs_listener(listener)
+    return _COMPILE_SECONDS[0]
+
+
 def sweep(spec, out, *, resume: bool = False, overwrite: bool = False, chunk_size: int | None = None,
           shard=(0, 1), progress: bool | None = None, log=None) -> SweepSummary:  # fmt: skip
     """Run the sweep ``spec`` (a :class:`SweepSpec` or a TOML path) into the database ``out``.
@@ -153,7 +171,7 @@ def sweep(spec, out, *, resume: bool = False, overwrite: bool = False, chunk_siz
     program = chunk_program(spec)
     n_todo = int(sum(chunk_members(spec, k)[1] for k in todo))
     t_start = time.perf_counter()
-    compile_s = 0.0
+    compile_before = _compile_seconds()
     members_run = 0
 
     def finish(k, result):
@@ -171,16 +189,14 @@ def sweep(spec, out, *, resume: bool = False, overwrite: bool = False, chunk_siz
     with _progress_bar(n_todo, progress) as bar:
         pending = None
         for k in todo:
-            t_call = time.perf_counter()
             result = run_chunk(program, *chunk_inputs(spec, k))  # compiled on the first call, then dispatched asynchronously
-            if pending is None:
-                compile_s = time.perf_counter() - t_call
             if pending is not None:
                 finish(*pending)  # host writes chunk k-1 while the device computes chunk k
             pending = (k, result)
         if pending is not None:
             finish(*pending)
     wall = time.perf_counter() - t_start
+    compile_s = _compile_seconds() - compile_before
     class_counts, status_counts = summarize(out)
     return SweepSummary(
         path=out, n_members=spec.n_members, n_chunks=spec.n_chunks, chunks_done=int(done_chunks(out).sum()),
