@@ -23,6 +23,7 @@ from .models.base import AbstractNeuron, evaluate_stimulus
 from .solvers import AbstractSolverChoice, ExpEuler, Kvaerno5, NeuronTerm
 from .solvers.fixed import solve_fixed_members
 from .solvers.sharding import shard_members
+from .solvers.tabulated import supports_tables
 from .stimulus import as_stimulus
 
 __all__ = ["simulate", "SaveAt", "Solution", "STATUS"]
@@ -197,6 +198,13 @@ def simulate(model, *, y0=None, t_end, stimulus=None, save: SaveAt | None = None
     cast = lambda tree: jax.tree_util.tree_map(lambda x: x.astype(dtype) if eqx.is_inexact_array(x) else x, tree)  # noqa: E731
     args = (cast(model_flat), cast(stim_flat), y0_flat.astype(dtype), _StaticTimes(ts, dtype),
             (model_axes, stim_axes), t0, t_end, solver, save.states, save.final)  # fmt: skip
+    if isinstance(solver, ExpEuler) and solver.tabulated:
+        if not supports_tables(model):
+            raise ValueError(f"ExpEuler.tabulated=True needs V-only gate kinetics (Prinz2003, Liu1998); "
+                             f"{type(model).__name__} has none: use tabulated=False")  # fmt: skip
+        if not solver.uses_fast_path(t0, t_end):
+            raise ValueError("ExpEuler.tabulated=True runs on the fast path, which max_steps would cut here: "
+                             "raise max_steps or use tabulated=False")  # fmt: skip
     if isinstance(solver, ExpEuler) and solver.uses_fast_path(t0, t_end):
         saved, y_final, status, num_steps = solve_fixed_members(*args)
     else:

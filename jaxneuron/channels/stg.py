@@ -52,9 +52,19 @@ KCA_HALF_ACTIVATION_uM = 3.0
 """Half-activation [Ca] of I_KCa (uM), Hill coefficient 1 (spec section 2.3)."""
 
 
+def kca_calcium_factor(Ca):
+    """The [Ca] factor ``Ca/(Ca + 3 uM)`` of the KCa activation steady state."""
+    return Ca / (Ca + KCA_HALF_ACTIVATION_uM)
+
+
+def m_KCa_inf_V(V):
+    """The voltage factor ``B(V; 28.3, -12.6)`` of the KCa activation steady state."""
+    return B(V, 28.3, -12.6)
+
+
 def m_KCa_inf(V, Ca):
     """KCa activation steady state: ``Ca/(Ca + 3 uM) * B(V; 28.3, -12.6)``."""
-    return Ca / (Ca + KCA_HALF_ACTIVATION_uM) * B(V, 28.3, -12.6)
+    return kca_calcium_factor(Ca) * m_KCa_inf_V(V)
 
 
 def m_Kd_inf(V):

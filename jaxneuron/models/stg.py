@@ -80,7 +80,13 @@ class _STGNeuron(AbstractNeuron):
             raise ValueError(f"expected the 8 conductances {STG_CONDUCTANCES} on the last axis, got shape {g.shape}")
         return cls(**{n: g[..., i] for i, n in enumerate(STG_CONDUCTANCES)}, **kwargs)
 
-    def _gates_inf_tau(self, V, Ca):
+    calcium_gate: ClassVar[int] = 8
+    """Index (among the gates) of the one gate whose steady state depends on [Ca] (m_KCa)."""
+
+    def _gates_inf_tau_V(self, V):
+        """Each gate's (steady state, time constant (ms)) as functions of V (mV) alone; for m_KCa
+        the steady state's voltage factor (times :func:`kca_calcium_factor` gives the real one).
+        What tabulated kinetics tabulate (:mod:`jaxneuron.solvers.tabulated`)."""
         s = self.tau_scale
         return (
             (k.m_Na_inf(V), s * k.m_Na_tau_liu(V)),
@@ -91,10 +97,21 @@ class _STGNeuron(AbstractNeuron):
             (k.h_CaS_inf(V), s * k.h_CaS_tau_liu(V)),
             (k.m_A_inf(V), s * k.m_A_tau_liu(V)),
             (k.h_A_inf(V), s * k.h_A_tau_liu(V)),
-            (k.m_KCa_inf(V, Ca), s * k.m_KCa_tau_liu(V)),
+            (k.m_KCa_inf_V(V), s * k.m_KCa_tau_liu(V)),
             (k.m_Kd_inf(V), s * k.m_Kd_tau_liu(V)),
             (type(self).m_H_inf(V), type(self).m_H_tau(V)),
         )
+
+    @staticmethod
+    def calcium_factor(Ca):
+        """[Ca] factor of the steady state of gate :attr:`calcium_gate`."""
+        return k.kca_calcium_factor(Ca)
+
+    def _gates_inf_tau(self, V, Ca):
+        gates = list(self._gates_inf_tau_V(V))
+        x_inf, tau = gates[self.calcium_gate]
+        gates[self.calcium_gate] = (self.calcium_factor(Ca) * x_inf, tau)
+        return tuple(gates)
 
     def _conductances(self, y):
         """``{current: (g, E)}`` with ``g`` the open conductance (mS/cm^2) and ``E`` its reversal (mV)."""
@@ -114,13 +131,17 @@ class _STGNeuron(AbstractNeuron):
         """uM of [Ca] change per (uA/cm^2 * ms / tau_Ca): ``f_Ca [uM/nA] * 1000 [nA/uA] * area``."""
         return self.f_Ca * 1000.0 * self.area
 
-    def linear_form(self, y, I_ext):
-        V, Ca = y[..., 0], y[..., 1]
+    def _border_rows(self, y, I_ext):
+        """``(A, B)`` lists of the V and Ca rows of :meth:`linear_form`."""
+        V = y[..., 0]
         gs = self._conductances(y)
         A_V, B_V = self._membrane_row(gs, I_ext)
         i_Ca = gs["CaT"][0] * (V - gs["CaT"][1]) + gs["CaS"][0] * (V - gs["CaS"][1])
-        A = [A_V, (self.Ca_0 - self._ca_flux_coefficient() * i_Ca) / self.tau_Ca]
-        B = [B_V, 1.0 / self.tau_Ca]
+        return [A_V, (self.Ca_0 - self._ca_flux_coefficient() * i_Ca) / self.tau_Ca], [B_V, 1.0 / self.tau_Ca]
+
+    def linear_form(self, y, I_ext):
+        V, Ca = y[..., 0], y[..., 1]
+        A, B = self._border_rows(y, I_ext)
         for x_inf, tau in self._gates_inf_tau(V, Ca):
             A.append(x_inf / tau)
             B.append(1.0 / tau)

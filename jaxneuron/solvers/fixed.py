@@ -26,6 +26,7 @@ import numpy as np
 from jax.sharding import Mesh, PartitionSpec
 
 from ..models.base import evaluate_stimulus
+from .tabulated import make_tabulated_step, vmapped_border_rows
 
 __all__ = ["fixed_step_plan", "solve_fixed_members"]
 
@@ -75,8 +76,11 @@ def _stim_at(stim, stim_axes, t, n):
     return jax.vmap(lambda s: evaluate_stimulus(s, t), in_axes=(stim_axes,))(stim)
 
 
-def _make_step(model, stim, model_axes, stim_axes, n):
+def _make_step(model, stim, model_axes, stim_axes, n, tabulated=False, h=None, dtype=None):
     """``step(yT, t, h) -> yT`` on the state-major batch ``yT`` of shape ``(n_states, n)``."""
+    if tabulated:
+        return make_tabulated_step(model, vmapped_border_rows(model, model_axes), lambda t: _stim_at(stim, stim_axes, t, n),
+                                   h, dtype, fast_exp_euler_update)  # fmt: skip
     linear_form = jax.vmap(lambda m, y, i: m.linear_form(y, i), in_axes=(model_axes, 1, 0), out_axes=1)
 
     def step(yT, t, h):
@@ -86,9 +90,10 @@ def _make_step(model, stim, model_axes, stim_axes, n):
     return step
 
 
-def _solve_local(model, stim, y0, model_axes, stim_axes, t0, n_steps, h, k, w, interp, states, final, dtype, gaps):
+def _solve_local(model, stim, y0, model_axes, stim_axes, t0, n_steps, h, k, w, interp, states, final, dtype, gaps,
+                 tabulated=False):  # fmt: skip
     n = y0.shape[0]
-    step = _make_step(model, stim, model_axes, stim_axes, n)
+    step = _make_step(model, stim, model_axes, stim_axes, n, tabulated, h, dtype)
     h_ = jnp.asarray(h, dtype)
     # static step counts: before the first save point, between save points (all equal if uniform), after the last
     first, max_gap, uniform, tail = gaps
@@ -147,12 +152,13 @@ def _member_specs(axes, tree):
 
 
 @eqx.filter_jit
-def _solve_fixed(model, stim, y0, k, w, in_axes, t0, n_steps, h, interp, states, final, n_dev, gaps):
+def _solve_fixed(model, stim, y0, k, w, in_axes, t0, n_steps, h, interp, states, final, n_dev, gaps, tabulated):
     model_axes, stim_axes = in_axes
     dtype = y0.dtype
 
     def local(model, stim, y0):
-        return _solve_local(model, stim, y0, model_axes, stim_axes, t0, n_steps, h, k, w, interp, states, final, dtype, gaps)
+        return _solve_local(model, stim, y0, model_axes, stim_axes, t0, n_steps, h, k, w, interp, states, final, dtype,
+                            gaps, tabulated)  # fmt: skip
 
     if n_dev > 1:
         mesh = Mesh(np.array(jax.local_devices()[:n_dev]), ("m",))
@@ -192,7 +198,7 @@ def solve_fixed_members(model, stim, y0, ts, in_axes, t0, t_end, solver, states,
     step_gaps = np.diff(k_np)
     gaps = (int(k_np[0]), int(step_gaps.max(initial=0)), bool(np.all(step_gaps == step_gaps[:1])), int(n_steps - k_np[-1]))
     saved, y_final, status = _solve_fixed(model, stim, y0, k_, w_, in_axes, float(t0), n_steps, float(h),
-                                          bool(np.any(w > 0)), states, final, n_dev, gaps)  # fmt: skip
+                                          bool(np.any(w > 0)), states, final, n_dev, gaps, bool(solver.tabulated))  # fmt: skip
     if pad:
         saved, y_final, status = saved[:n], y_final[:n], status[:n]
     num_steps = jnp.full((n,), n_steps, dtype=jnp.int32)

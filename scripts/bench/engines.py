@@ -62,7 +62,7 @@ def _jax_solver(spec):
     kwargs = {}
     for item in filter(None, rest.split(",")):
         k, v = item.split("=")
-        kwargs[k] = v if k == "dtype" else (v == "true") if k in ("fast", "structured") else float(v)
+        kwargs[k] = v if k == "dtype" else (v == "true") if k in ("fast", "structured", "tabulated") else float(v)
     return SOLVERS[name.lower()](**kwargs)
 
 
