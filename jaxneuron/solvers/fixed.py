@@ -156,9 +156,34 @@ def _solve_fixed(model, stim, y0, k, w, in_axes, t0, n_steps, h, interp, states,
     model_axes, stim_axes = in_axes
     dtype = y0.dtype
 
-    def local(model, stim, y0):
+    def solve(model, stim, y0):
         return _solve_local(model, stim, y0, model_axes, stim_axes, t0, n_steps, h, k, w, interp, states, final, dtype,
                             gaps, tabulated)  # fmt: skip
+
+    def local(model, stim, y0):
+        n = y0.shape[0]
+        block = _block_size()
+        if n <= block:
+            return solve(model, stim, y0)
+        # members in blocks, one after the other: the working set of a block stays in cache
+        pad = (-n) % block
+        if pad:
+            model, stim, y0 = (_pad_members(x, ax, pad) for x, ax in ((model, model_axes), (stim, stim_axes), (y0, 0)))
+        nb = (n + pad) // block
+        # only the per-member leaves are cut into blocks; shared leaves are closed over
+        (m_mem, m_shared), (s_mem, s_shared) = _by_axis(model, model_axes), _by_axis(stim, stim_axes)
+        blocks = jax.tree_util.tree_map(lambda v: v.reshape((nb, block) + v.shape[1:]), (m_mem, s_mem, y0))
+
+        def one_block(b):
+            bm, bs, by = b
+            return solve(eqx.combine(bm, m_shared), eqx.combine(bs, s_shared), by)
+
+        saved, yT = jax.lax.map(one_block, blocks)
+        member_axis = 1 if (states == "all") else 0  # of one block's ``saved``: (n, T) or (n_states, n, T)
+        saved = jnp.moveaxis(saved, 0, member_axis)  # blocks next to the member axis
+        saved = saved.reshape(saved.shape[:member_axis] + (nb * block,) + saved.shape[member_axis + 2 :])
+        yT = jnp.moveaxis(yT, 0, 1).reshape(yT.shape[1], nb * block)
+        return jax.lax.slice_in_dim(saved, 0, n, axis=member_axis), yT[:, :n]
 
     if n_dev > 1:
         mesh = Mesh(np.array(jax.local_devices()[:n_dev]), ("m",))
@@ -203,6 +228,23 @@ def solve_fixed_members(model, stim, y0, ts, in_axes, t0, t_end, solver, states,
         saved, y_final, status = saved[:n], y_final[:n], status[:n]
     num_steps = jnp.full((n,), n_steps, dtype=jnp.int32)
     return saved, y_final, status, num_steps
+
+
+def _block_size():
+    """Members integrated at once per device by the fixed-step path: 1,024 on CPU (measured:
+    tabulated float64 at 10,000 members ran at 438 neuron-s/s in one block against 669 at 1,000),
+    unbounded on accelerators."""
+    return 1024 if jax.default_backend() == "cpu" else 1 << 62
+
+
+def _by_axis(x, axes):
+    """``(per-member part, shared part)`` of ``x`` (``None`` where the other part holds a leaf)."""
+    if x is None or axes is None:
+        return None, x
+    is_leaf = lambda v: v is None  # noqa: E731
+    member = jax.tree_util.tree_map(lambda a, leaf: leaf if a == 0 else None, axes, x, is_leaf=is_leaf)
+    shared = jax.tree_util.tree_map(lambda a, leaf: None if a == 0 else leaf, axes, x, is_leaf=is_leaf)
+    return member, shared
 
 
 def _n_devices(n):
