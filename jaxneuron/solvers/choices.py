@@ -90,9 +90,12 @@ class _Implicit(_Adaptive):
     ``structured=True`` (opt-in, *experimental*): Newton (chord) iterations with jaxneuron's
     :class:`~jaxneuron.solvers.structured.NeuronChord` termination and the O(n)
     :class:`~jaxneuron.solvers.structured.ArrowheadSolver` linear solves: ~10x fewer steps and
-    ~10x faster on Prinz cells, but measured less accurate than its tolerance (HH, rtol 1e-6:
-    global error 7.6e-5 vs 1.1e-8 for the default; burst periods within 6.9e-4 on the benchmark
-    sets), so it is not the default until that is understood (README, Performance).
+    ~10x faster on Prinz cells, but less accurate at the same tolerance (HH, rtol 1e-6: global
+    error 7.6e-5 vs 1.1e-8 for the default; burst periods within 6.9e-4 on the benchmark sets).
+    The independent arrowhead-Newton Kvaerno5 of :func:`jaxneuron.simulate_spikes` behaves the
+    same, so this is Kvaerno5's own error control at the large steps it is allowed to take; the
+    default is more accurate because its Newton failures keep its steps ~5x smaller. Tighten
+    ``rtol`` (1e-8) for errors like Tsit5's at 1e-6 (README, Performance).
     """
 
     structured: bool = False
