@@ -152,6 +152,29 @@ def _solve_members(model, stim, y0, ts, in_axes, t0, t_end, solver, states, fina
     return jax.vmap(one, in_axes=(model_axes, stim_axes, 0))(model, stim, y0)
 
 
+def prepare_members(model, y0, stimulus, dtype, *, model_member_axis: bool = False):
+    """Broadcast ``model``, ``stimulus`` and ``y0`` (``None``: the model's default) to one batch,
+    fold it into a leading member axis and cast to ``dtype``. Returns ``(batch, model_flat,
+    stim_flat, y0_flat (n, n_states), (model_axes, stim_axes))``. ``model_member_axis``: give
+    the model a member axis even for a single member (engines that gather members by index)."""
+    stim = as_stimulus(stimulus)
+    y0 = model.default_y0() if y0 is None else jnp.asarray(y0, dtype=float)
+    if y0.shape[-1:] != (model.n_states,):
+        raise ValueError(f"y0 must have the {model.n_states} states {model.state_names} on its last axis, got shape {y0.shape}")
+    try:
+        batch = tuple(np.broadcast_shapes(model.batch_shape, batch_shape_of(stim), y0.shape[:-1]))
+    except ValueError:
+        raise ValueError(
+            f"batch shapes do not broadcast: model {model.batch_shape}, stimulus {batch_shape_of(stim)}, y0 {y0.shape[:-1]}"
+        ) from None
+    n = int(math.prod(batch))
+    model_flat, model_axes = flatten_members(model, batch if (batch or not model_member_axis) else (1,))
+    stim_flat, stim_axes = flatten_members(stim, batch)
+    y0_flat = jnp.broadcast_to(y0, batch + (model.n_states,)).reshape(n, model.n_states)
+    cast = lambda tree: jax.tree_util.tree_map(lambda x: x.astype(dtype) if eqx.is_inexact_array(x) else x, tree)  # noqa: E731
+    return batch, cast(model_flat), cast(stim_flat), y0_flat.astype(dtype), (model_axes, stim_axes)
+
+
 def simulate(model, *, y0=None, t_end, stimulus=None, save: SaveAt | None = None,
              solver: AbstractSolverChoice | None = None, t0: float = 0.0) -> Solution:  # fmt: skip
     """Integrate ``model`` from ``t0`` to ``t_end`` (ms).
@@ -181,23 +204,9 @@ def simulate(model, *, y0=None, t_end, stimulus=None, save: SaveAt | None = None
     dtype = check_float64(solver)
     ts = save.times(t0, t_end)
 
-    stim = as_stimulus(stimulus)
-    y0 = model.default_y0() if y0 is None else jnp.asarray(y0, dtype=float)
-    if y0.shape[-1:] != (model.n_states,):
-        raise ValueError(f"y0 must have the {model.n_states} states {model.state_names} on its last axis, got shape {y0.shape}")
-    try:
-        batch = tuple(np.broadcast_shapes(model.batch_shape, batch_shape_of(stim), y0.shape[:-1]))
-    except ValueError:
-        raise ValueError(
-            f"batch shapes do not broadcast: model {model.batch_shape}, stimulus {batch_shape_of(stim)}, y0 {y0.shape[:-1]}"
-        ) from None
-    n = int(math.prod(batch))
-    model_flat, model_axes = flatten_members(model, batch)
-    stim_flat, stim_axes = flatten_members(stim, batch)
-    y0_flat = jnp.broadcast_to(y0, batch + (model.n_states,)).reshape(n, model.n_states)
-    cast = lambda tree: jax.tree_util.tree_map(lambda x: x.astype(dtype) if eqx.is_inexact_array(x) else x, tree)  # noqa: E731
-    args = (cast(model_flat), cast(stim_flat), y0_flat.astype(dtype), _StaticTimes(ts, dtype),
-            (model_axes, stim_axes), t0, t_end, solver, save.states, save.final)  # fmt: skip
+    batch, model_flat, stim_flat, y0_flat, in_axes = prepare_members(model, y0, stimulus, dtype)
+    args = (model_flat, stim_flat, y0_flat, _StaticTimes(ts, dtype), in_axes, t0, t_end, solver, save.states,
+            save.final)  # fmt: skip
     if isinstance(solver, ExpEuler) and solver.tabulated:
         if not supports_tables(model):
             raise ValueError(f"ExpEuler.tabulated=True needs V-only gate kinetics (Prinz2003, Liu1998); "

@@ -11,21 +11,20 @@ classifies the result.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from ._batching import batch_shape_of, flatten_members
 from ._config import check_float64
 from .analysis.activity import Activity
 from .analysis.bursts import CLASSIFY_DEFAULTS, classify_spike_train
 from .analysis.spikes import DEFAULT_MAX_SPIKES, DEFAULT_THRESHOLD
 from .solvers.choices import Kvaerno3, Kvaerno5, Tsit5
+from .simulate import prepare_members
 from .solvers.queue import default_slots, solve_queue
-from .stimulus import as_stimulus
 
 __all__ = ["SpikeSolution", "activity_from_spikes", "simulate_spikes"]
 
@@ -91,24 +90,11 @@ def simulate_spikes(model, *, t_end: float, t_record: float = 0.0, y0=None, stim
     if slots is not None and not (isinstance(slots, int) and slots >= 1):
         raise ValueError(f"slots must be a positive integer or None, got {slots!r}")
     dtype = check_float64(solver)
-    stim = as_stimulus(stimulus)
-    y0 = model.default_y0() if y0 is None else jnp.asarray(y0, dtype=float)
-    if y0.shape[-1:] != (model.n_states,):
-        raise ValueError(f"y0 must have the {model.n_states} states {model.state_names} on its last axis, got shape {y0.shape}")
-    try:
-        batch = tuple(np.broadcast_shapes(model.batch_shape, batch_shape_of(stim), y0.shape[:-1]))
-    except ValueError:
-        raise ValueError(
-            f"batch shapes do not broadcast: model {model.batch_shape}, stimulus {batch_shape_of(stim)}, y0 {y0.shape[:-1]}"
-        ) from None
-    n = int(math.prod(batch))
     # the engine gathers members by index, so the model always gets a member axis
-    model_flat, model_axes = flatten_members(model, batch if batch else (1,))
-    stim_flat, stim_axes = flatten_members(stim, batch)
-    y0_flat = jnp.broadcast_to(y0, batch + (model.n_states,)).reshape(n, model.n_states).astype(dtype)
-    cast = lambda tree: jax.tree_util.tree_map(lambda x: x.astype(dtype) if eqx.is_inexact_array(x) else x, tree)  # noqa: E731
+    batch, model_flat, stim_flat, y0_flat, in_axes = prepare_members(model, y0, stimulus, dtype, model_member_axis=True)
+    n = int(math.prod(batch))
     out = solve_queue(
-        cast(model_flat), cast(stim_flat), y0_flat, (model_axes, stim_axes), solver_name=type(solver).__name__.lower(),
+        model_flat, stim_flat, y0_flat, in_axes, solver_name=type(solver).__name__.lower(),
         t0=t0, t_end=t_end, t_record=t_record, rtol=solver.rtol, atol=solver.atol, dt0=solver.dt0(t0, t_end),
         max_steps=solver.n_max_steps(t0, t_end), threshold=float(threshold), max_spikes=max_spikes,
         n_slots=default_slots(n) if slots is None else slots, n_border=getattr(model, "n_border", 2),
@@ -135,11 +121,7 @@ def activity_from_spikes(sol: SpikeSolution, **options) -> Activity:
     times = sol.times.reshape((-1, sol.times.shape[-1]))
     count = sol.n_spikes.reshape(-1)
 
-    @jax.jit
-    def run(times, count):
-        return jax.vmap(lambda tt, c: classify_spike_train(tt, c, sol.t_record, sol.t_end, **opts))(times, count)
-
-    out = run(times, count)
+    out = _classify(times, count, t_first=sol.t_record, t_last=sol.t_end, options=tuple(sorted(opts.items())))
     duration = sol.t_end - sol.t_record
     out.update(
         n_spikes=count, spike_rate=count.astype(times.dtype) / duration * 1000.0, v_min=sol.v_min.reshape(-1),
@@ -147,3 +129,8 @@ def activity_from_spikes(sol: SpikeSolution, **options) -> Activity:
         finite=sol.status.reshape(-1) == 0,
     )  # fmt: skip
     return Activity(**{name: out[name].reshape(batch) for name in Activity.feature_names})
+
+
+@functools.partial(jax.jit, static_argnames=("t_first", "t_last", "options"))
+def _classify(times, count, *, t_first, t_last, options):
+    return jax.vmap(lambda tt, c: classify_spike_train(tt, c, t_first, t_last, **dict(options)))(times, count)

@@ -27,6 +27,7 @@ import numpy as np
 from jax.sharding import Mesh, PartitionSpec
 
 from ..models.base import evaluate_stimulus
+from .fixed import _member_specs, _n_devices, _pad_members
 from .steppers import esdirk_step, explicit_step, scaled_rms
 
 __all__ = ["solve_queue"]
@@ -137,7 +138,7 @@ def _queue_local(model, stim, y0, jumps, model_axes, stim_axes, cfg):
         lands = h >= (stop - t) - eps
         at_jump = lands & (stop < t_end)
         h_eval = jnp.where(at_jump, h - 2 * eps, h)
-        y1, err, f1, conv, _ = step(c["m"], c["s"], t, yT, c["f"], h_eval)
+        y1, err, f1, conv = step(c["m"], c["s"], t, yT, c["f"], h_eval)
         en = scaled_rms(err, yT, y1, rtol, atol)
         finite = jnp.isfinite(en) & jnp.all(jnp.isfinite(y1), axis=0)
         accept = active & conv & finite & (en <= 1.0)
@@ -197,15 +198,6 @@ def _queue_local(model, stim, y0, jumps, model_axes, stim_axes, cfg):
     return final["out"]
 
 
-def _member_specs(axes, tree):
-    if axes is None:
-        return jax.tree_util.tree_map(lambda leaf: PartitionSpec() if eqx.is_array(leaf) else None, tree)
-    return jax.tree_util.tree_map(
-        lambda a, leaf: (PartitionSpec("m") if a == 0 else PartitionSpec()) if eqx.is_array(leaf) else None,
-        axes, tree, is_leaf=lambda v: v is None,
-    )  # fmt: skip
-
-
 @eqx.filter_jit
 def _solve_queue(model, stim, y0, jumps, in_axes, cfg, n_dev):
     model_axes, stim_axes = in_axes
@@ -226,28 +218,24 @@ def _solve_queue(model, stim, y0, jumps, in_axes, cfg, n_dev):
 
 
 def solve_queue(model, stim, y0, in_axes, *, solver_name, t0, t_end, t_record, rtol, atol, dt0, max_steps,
-                threshold, max_spikes, n_slots, n_border, newton_tol=1e-3, max_newton=8, n_devices=None):  # fmt: skip
+                threshold, max_spikes, n_slots, n_border, newton_tol=1e-3, max_newton=8):  # fmt: skip
     """Run the queue engine on flat members (``y0``: ``(n, n_states)``; ``model``/``stim`` folded
     by :func:`~jaxneuron._batching.flatten_members` with ``in_axes``). Returns a dict of per-member
     arrays: ``times (n, max_spikes)``, ``count``, ``y_final``, ``status``, ``steps``,
     ``accepted``, ``v_min``, ``v_max``."""
     n = y0.shape[0]
     model_axes, stim_axes = in_axes
-    if stim is not None and hasattr(stim, "jump_times") and stim.jump_times() is not None:
-        if stim_axes is None:
-            j = jnp.broadcast_to(jnp.atleast_1d(stim.jump_times()).astype(y0.dtype), (n,) + jnp.atleast_1d(stim.jump_times()).shape)
-        else:
-            j = jax.vmap(lambda s: jnp.atleast_1d(s.jump_times()), in_axes=(stim_axes,))(stim).astype(y0.dtype)
-    else:
+    jumps = stim.jump_times() if stim is not None and hasattr(stim, "jump_times") else None
+    if jumps is None:
         j = jnp.full((n, 1), jnp.inf, y0.dtype)
-    devs = jax.local_devices()
-    n_dev = len(devs) if n_devices is None else n_devices
-    if devs[0].platform != jax.default_backend() or n < 2 * n_dev:
-        n_dev = 1
+    elif stim_axes is None:
+        jumps = jnp.atleast_1d(jumps).astype(y0.dtype)
+        j = jnp.broadcast_to(jumps, (n,) + jumps.shape)
+    else:
+        j = jax.vmap(lambda s: jnp.atleast_1d(s.jump_times()), in_axes=(stim_axes,))(stim).astype(y0.dtype)
+    n_dev = _n_devices(n)
     pad = (-n) % n_dev
     if pad:
-        from .fixed import _pad_members
-
         model, stim, y0, j = (_pad_members(x, ax, pad) for x, ax in ((model, model_axes), (stim, stim_axes), (y0, 0), (j, 0)))
     per_dev = (n + pad) // n_dev
     slots = max(1, min(int(n_slots), per_dev))

@@ -50,7 +50,7 @@ def explicit_step(rhs, tableau, t, y, f0, h):
     y1 = y + h * _combine(ks, [float(b) for b in tableau.b_sol])
     err = h * _combine(ks, [float(b) for b in tableau.b_error])
     f1 = ks[-1] if tableau.fsal else rhs(t + h, y1)
-    return y1, err, f1, jnp.ones(t.shape, bool), 0
+    return y1, err, f1, jnp.ones(t.shape, bool)
 
 
 def arrowhead_jacobian(rhs_linear_form, t, y, n_border):
@@ -122,7 +122,6 @@ def esdirk_step(rhs, rhs_linear_form, tableau, t, y, f0, h, *, n_border, rtol, a
     newton = _Newton(cols, rows, diag, g, n_border)
     ks = [f0]
     ok = jnp.ones(t.shape, bool)
-    iters = 0
     for a_row, c in zip(tableau.a_lower, tableau.c):
         known = y + h * _combine(ks, [float(a) for a in a_row])
         tc = t + float(c) * h
@@ -145,10 +144,9 @@ def esdirk_step(rhs, rhs_linear_form, tableau, t, y, f0, h, *, n_border, rtol, a
 
         z0 = known + g * ks[-1]
         init = (0, z0, jnp.zeros(t.shape, y.dtype), jnp.zeros(t.shape, bool), jnp.zeros(t.shape, bool))
-        it, z, _, done, fail = jax.lax.while_loop(cond, body, init)
+        _, z, _, done, fail = jax.lax.while_loop(cond, body, init)
         ok = ok & done & ~fail
-        iters = iters + it
         ks.append((z - known) / g)
     y1 = y + h * _combine(ks, [float(b) for b in tableau.b_sol])
     err = h * _combine(ks, [float(b) for b in tableau.b_error])
-    return y1, err, ks[-1], ok, iters
+    return y1, err, ks[-1], ok

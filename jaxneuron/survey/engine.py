@@ -102,6 +102,14 @@ def _masked(x, bad):
     return x
 
 
+def _features(program: ChunkProgram, act, status):
+    """The program's features of each member; a failed member's floats are NaN and its label -1."""
+    bad = status.reshape(-1) != 0
+    features = {n: _masked(getattr(act, n).reshape(-1), bad) for n in program.feature_names}
+    features["label"] = jnp.where(bad, -1, features["label"])
+    return features
+
+
 @eqx.filter_jit
 def run_chunk(program: ChunkProgram, params: dict, trace_rows: jax.Array):
     """Simulate and reduce one chunk. ``params``: ``{name: (chunk_size,)}`` swept values;
@@ -123,9 +131,7 @@ def run_chunk(program: ChunkProgram, params: dict, trace_rows: jax.Array):
     )  # fmt: skip
     V = sol.V.reshape(-1, sol.t.shape[0])
     act = activity(sol.t, V, **dict(program.feature_options))
-    bad = sol.status.reshape(-1) != 0
-    features = {n: _masked(getattr(act, n).reshape(-1), bad) for n in program.feature_names}
-    features["label"] = jnp.where(bad, -1, features["label"])
+    features = _features(program, act, sol.status)
     traces = V[trace_rows, :: program.trace_stride].astype(jnp.float32)
     return features, sol.status.reshape(-1), sol.num_steps.reshape(-1), traces
 
@@ -144,9 +150,7 @@ def _run_chunk_queue(program: ChunkProgram, params: dict, trace_rows: jax.Array)
     sol = simulate_spikes(model, y0=_initial_state(model, program.initial_state), t_end=program.t_end_ms,
                           t_record=program.transient_ms, stimulus=stimulus, solver=program.solver, **spike_opts)  # fmt: skip
     act = activity_from_spikes(sol, **{k: v for k, v in opts.items() if k in CLASSIFY_DEFAULTS})
-    bad = sol.status.reshape(-1) != 0
-    features = {n: _masked(getattr(act, n).reshape(-1), bad) for n in program.feature_names}
-    features["label"] = jnp.where(bad, -1, features["label"])
+    features = _features(program, act, sol.status)
     kept = {n: jnp.asarray(v)[trace_rows] for n, v in params.items()}
     m_k, s_k = _build(program, kept)
     tr = simulate(m_k, y0=_initial_state(m_k, program.initial_state), t_end=program.t_end_ms, stimulus=s_k,

@@ -151,7 +151,6 @@ def sweep(spec, out, *, resume: bool = False, overwrite: bool = False, chunk_siz
     ``status``; the sweep goes on. A chunk whose write fails stays not done and the error is
     raised (a resume redoes it).
     """
-    import jax
 
     from .engine import chunk_inputs, chunk_members, chunk_program, run_chunk
 
