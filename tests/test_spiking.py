@@ -9,7 +9,9 @@ import pytest
 from scipy.integrate import solve_ivp
 
 import jaxneuron as jn
-from jaxneuron.solvers.steppers import arrowhead_jacobian
+import diffrax
+
+from jaxneuron.solvers.steppers import arrowhead_jacobian, esdirk_tables
 from reference_models import hh_rhs, prinz_rhs, prinz_steady, solve_reference, upward_crossings
 
 SETS = np.array([
@@ -115,6 +117,28 @@ def test_arrowhead_jacobian_matches_jacfwd(model):
         np.testing.assert_allclose(np.asarray(diag[nb:, k]), np.diag(J)[nb:], rtol=1e-12, atol=1e-12)
         off = J[nb:, nb:] - np.diag(np.diag(J)[nb:])
         assert np.all(off == 0.0)  # the arrowhead structure the solve relies on
+
+
+@pytest.mark.parametrize("name", ["Kvaerno5", "Kvaerno3"])
+def test_esdirk_predictor_integrates_polynomials_exactly(name):
+    """For y' = p(t) the stage derivatives are p(t + c_j h), so the extrapolating predictor of
+    stage i must equal the exact y(t + c_i h) whenever p has degree below the number of distinct
+    nodes it uses; the "trivial" table is A + gamma on the previous stage (an explicit guess)."""
+    tab = esdirk_tables(getattr(diffrax, name).tableau)
+    triv = esdirk_tables(getattr(diffrax, name).tableau, predictor="trivial")
+    c, P, h = tab["c"], tab["P"], 0.7
+    for i in range(1, tab["s"]):
+        np.testing.assert_allclose(triv["P"][i, :i].sum(), c[i], rtol=1e-12)  # consistent: exact for p = const
+        if c[i] == c[i - 1]:
+            np.testing.assert_array_equal(P[i], triv["P"][i])
+            continue
+        n_nodes = len({round(x, 14) for x in c[:i]})
+        for deg in range(n_nodes):
+            k = (c[:i] * h) ** deg  # p(t) = t^deg at t = c_j h
+            exact = (c[i] * h) ** (deg + 1) / (deg + 1)
+            np.testing.assert_allclose(h * P[i, :i] @ k, exact, rtol=1e-10, atol=1e-14)
+    with pytest.raises(ValueError, match="predictor"):
+        esdirk_tables(diffrax.Kvaerno5.tableau, predictor="bogus")
 
 
 def test_activity_from_spikes_agrees_with_the_trace_analysis():

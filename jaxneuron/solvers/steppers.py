@@ -13,7 +13,8 @@ model class instead of for a general ODE:
   products for the border rows, the diagonal is ``-B`` from :meth:`linear_form`), and each
   Newton system ``(I - h gamma J) x = r`` is solved in O(n) through the Schur complement on the
   border (Hairer & Wanner, *Solving ODEs II*, IV.8 for the simplified Newton iteration and its
-  stopping test).
+  stopping test). Each stage starts from the integral of the polynomial through the stage
+  derivatives already known (:func:`esdirk_tables`).
 
 Each function returns the proposed state, the error estimate, the right-hand side at the end
 point (FSAL), and whether the stage solves converged.
@@ -25,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["explicit_step", "esdirk_step", "arrowhead_jacobian", "scaled_rms"]
+__all__ = ["explicit_step", "esdirk_step", "esdirk_tables", "arrowhead_jacobian", "scaled_rms"]
 
 
 def scaled_rms(x, y0, y1, rtol, atol):
@@ -55,22 +56,30 @@ def explicit_step(rhs, tableau, t, y, f0, h):
 
 def arrowhead_jacobian(rhs_linear_form, t, y, n_border):
     """Border columns ``(nb, n, S)``, border rows ``(nb, n, S)`` and diagonal ``(n, S)`` of the
-    Jacobian of ``f = A - B y`` at ``(t, y)`` (the diagonal is exact on the non-border states)."""
+    Jacobian of ``f = A - B y`` at ``(t, y)`` (the diagonal is exact on the non-border states).
+
+    The columns are forward-mode products of the whole right-hand side (one linearisation, its
+    tangent map applied to the ``nb`` unit vectors at once); the rows are reverse-mode products
+    of the border rows of ``f`` alone, so the gate kinetics, which those rows do not use, are
+    not differentiated twice (measured 0.42 against 0.65-1.05 us per member for transposing the
+    whole tangent map; a right-hand side costs ~0.13 us)."""
 
     def f(yy):
         A, B = rhs_linear_form(t, yy)
         return A - B * yy
 
+    def f_border(yy):
+        A, B = rhs_linear_form(t, yy)
+        return (A - B * yy)[:n_border]
+
     _, B = rhs_linear_form(t, y)
     _, f_jvp = jax.linearize(f, y)
-    f_vjp = jax.linear_transpose(f_jvp, y)
+    _, f_vjp = jax.vjp(f_border, y)
     n = y.shape[0]
-    cols, rows = [], []
-    for b in range(n_border):
-        e = jnp.zeros_like(y).at[b].set(1.0)
-        cols.append(f_jvp(e))
-        rows.append(f_vjp(e)[0])
-    return jnp.stack(cols), jnp.stack(rows), -B if n > n_border else None
+    unit = jnp.zeros((n_border,) + y.shape, y.dtype).at[jnp.arange(n_border), jnp.arange(n_border)].set(1.0)
+    cols = jax.vmap(f_jvp)(unit)
+    rows = jax.vmap(lambda e: f_vjp(e)[0])(unit[:, :n_border])
+    return cols, rows, -B if n > n_border else None
 
 
 class _Newton:
@@ -105,26 +114,74 @@ class _Newton:
         return jnp.concatenate([x1, x2])
 
 
-def esdirk_step(rhs, rhs_linear_form, tableau, t, y, f0, h, *, n_border, rtol, atol, newton_tol, max_newton):
-    """One step of an ESDIRK pair (first stage explicit, FSAL, constant diagonal ``gamma``).
+def _quadrature_weights(nodes, c):
+    """Weights ``w`` with ``sum_j w_j p(nodes_j) = int_0^c p(s) ds`` for every polynomial ``p`` of
+    degree < ``len(nodes)``."""
+    x = np.asarray(nodes, float)
+    V = np.vander(x, len(x), increasing=True).T
+    return np.linalg.solve(V, np.array([c ** (k + 1) / (k + 1) for k in range(len(x))]))
+
+
+def esdirk_tables(tableau, predictor="extrapolate"):
+    """Constant tables of an ESDIRK pair for :func:`esdirk_step`: ``A`` (stage coefficients,
+    ``(s, s)``, explicit part), ``P`` (predictor weights, ``(s, s)``), ``c``, ``b``, ``e`` and ``gamma``.
+
+    Predictor of stage ``i`` (``z = y + h sum_j P[i, j] k_j``): ``"trivial"`` reuses the previous
+    stage's derivative in place of ``k_i`` (``P = A + gamma e_{i-1}``); ``"extrapolate"`` integrates
+    the polynomial through the derivatives already known at the (distinct) nodes ``c_j`` from 0
+    to ``c_i``, and falls back on ``"trivial"`` when ``c_i`` equals the previous node (then the
+    previous stage is already a close guess). On Prinz cells ``"extrapolate"`` cut the Newton
+    iterations of the later stages by ~20 % (mean per stage 1.9-2.2 -> 1.4-1.9)."""
+    s = len(tableau.c) + 1
+    gamma = float(tableau.a_diagonal[1])
+    if not all(abs(float(a) - gamma) < 1e-15 for a in tableau.a_diagonal[1:]):
+        raise ValueError("esdirk_step needs a constant diagonal")
+    c = np.concatenate([[0.0], np.asarray(tableau.c, float)])
+    A = np.zeros((s, s))
+    for i, row in enumerate(tableau.a_lower, start=1):
+        A[i, : len(row)] = np.asarray(row, float)
+    P = A.copy()
+    for i in range(1, s):
+        P[i, i - 1] += gamma
+        if predictor == "extrapolate" and c[i] != c[i - 1]:
+            nodes = {}
+            for j in range(i):  # first stage at each distinct node
+                nodes.setdefault(round(c[j], 14), j)
+            idx = sorted(nodes.values())
+            P[i] = 0.0
+            P[i, idx] = _quadrature_weights(c[idx], c[i])
+        elif predictor not in ("trivial", "extrapolate"):
+            raise ValueError(f"predictor must be 'trivial' or 'extrapolate', got {predictor!r}")
+    b = np.asarray(tableau.b_sol, float)
+    e = np.asarray(tableau.b_error, float)
+    return dict(A=A, P=P, c=c, b=b, e=e, gamma=gamma, s=s)
+
+
+def esdirk_step(rhs, rhs_linear_form, tables, t, y, f0, h, *, n_border, rtol, atol, newton_tol, max_newton,
+                active=None):  # fmt: skip
+    """One step of an ESDIRK pair (first stage explicit, FSAL, constant diagonal ``gamma``;
+    ``tables`` from :func:`esdirk_tables`).
 
     Stage ``i`` solves ``z = y + h sum_j a_ij k_j + h gamma f(t + c_i h, z)`` by simplified Newton
-    from the explicit predictor ``y + h sum_j a_ij k_j + h gamma k_{i-1}``; the iteration stops
-    when the update, in the error norm, is below ``newton_tol`` or its rate-extrapolated remainder
-    ``theta / (1 - theta) |dz|`` is (Hairer & Wanner IV.8); it fails on ``theta >= 1`` or after
-    ``max_newton`` iterations, and then the step is rejected by the caller. ``k_i`` is taken as
-    ``(z - y - h sum_j a_ij k_j) / (h gamma)``.
+    from the predictor of :func:`esdirk_tables`; the iteration stops when the update, in the
+    error norm, is below ``newton_tol`` or its rate-extrapolated remainder ``theta / (1 - theta)
+    |dz|`` is (Hairer & Wanner IV.8). A slot fails (the caller rejects its step) on divergence
+    (``theta >= 1``, non-finite) or when ``max_newton`` iterations did not converge. ``k_i`` is
+    taken as ``(z - y - h sum_j a_ij k_j) / (h gamma)``. Slots where ``active`` is False do no
+    iterations.
+
+    Returns ``(y1, err, f1, ok)``.
     """
-    gamma = float(tableau.a_diagonal[1])
-    assert all(abs(float(a) - gamma) < 1e-15 for a in tableau.a_diagonal[1:])
-    g = h * gamma
+    A, P, c, ns = tables["A"], tables["P"], tables["c"], tables["s"]
+    g = h * tables["gamma"]
     cols, rows, diag = arrowhead_jacobian(rhs_linear_form, t, y, n_border)
     newton = _Newton(cols, rows, diag, g, n_border)
     ks = [f0]
     ok = jnp.ones(t.shape, bool)
-    for a_row, c in zip(tableau.a_lower, tableau.c):
-        known = y + h * _combine(ks, [float(a) for a in a_row])
-        tc = t + float(c) * h
+    skip = jnp.zeros(t.shape, bool) if active is None else ~active
+    for i in range(1, ns):
+        known = y + h * _combine(ks, [float(a) for a in A[i, :i]])
+        tc = t + float(c[i]) * h
 
         def cond(state):
             it, _, _, done, _ = state
@@ -134,19 +191,18 @@ def esdirk_step(rhs, rhs_linear_form, tableau, t, y, f0, h, *, n_border, rtol, a
             it, z, dprev, done, fail = state
             dz = -newton.solve(z - known - g * rhs(tc, z))
             dnorm = scaled_rms(dz, y, y, rtol, atol)
-            theta = dnorm / jnp.where(dprev > 0, dprev, jnp.inf)
+            theta = jnp.where(it > 0, dnorm / jnp.where(dprev > 0, dprev, jnp.inf), 0.0)
             conv = (dnorm <= newton_tol) | ((it > 0) & (theta < 1) & (theta / (1 - theta) * dnorm <= newton_tol))
-            div = (it > 0) & ((theta >= 1) | ~jnp.isfinite(dnorm))
+            div = ((it > 0) & (theta >= 1)) | ~jnp.isfinite(dnorm)
             z = jnp.where(done[None], z, z + dz)
             fail = fail | (~done & div)
-            done = done | conv | div
-            return it + 1, z, dnorm, done, fail
+            return it + 1, z, dnorm, done | conv | div, fail
 
-        z0 = known + g * ks[-1]
-        init = (0, z0, jnp.zeros(t.shape, y.dtype), jnp.zeros(t.shape, bool), jnp.zeros(t.shape, bool))
-        _, z, _, done, fail = jax.lax.while_loop(cond, body, init)
+        z0 = y + h * _combine(ks, [float(p) for p in P[i, :i]])
+        zero = jnp.zeros(t.shape, y.dtype)
+        _, z, _, done, fail = jax.lax.while_loop(cond, body, (0, z0, zero, skip, jnp.zeros(t.shape, bool)))
         ok = ok & done & ~fail
         ks.append((z - known) / g)
-    y1 = y + h * _combine(ks, [float(b) for b in tableau.b_sol])
-    err = h * _combine(ks, [float(b) for b in tableau.b_error])
+    y1 = y + h * _combine(ks, [float(b) for b in tables["b"]])
+    err = h * _combine(ks, [float(e) for e in tables["e"]])
     return y1, err, ks[-1], ok
