@@ -9,8 +9,8 @@ model class instead of for a general ODE:
   Jacobian is an *arrowhead*: for a single-compartment conductance-based model every gate obeys
   ``dx/dt = A(V, Ca) - B(V, Ca) x``, so its row of the Jacobian is ``-B`` on the diagonal plus
   the border columns (V, Ca), and only the border rows (V, Ca) are full. The Jacobian is read
-  off with one linearisation (``n_border`` JVPs for the border columns, ``n_border`` transposed
-  products for the border rows, the diagonal is ``-B`` from :meth:`linear_form`), and each
+  off with ``n_border`` JVPs for the border columns, ``n_border`` reverse-mode products of the
+  border rows alone for the border rows, and ``-B`` from :meth:`linear_form` for the diagonal; each
   Newton system ``(I - h gamma J) x = r`` is solved in O(n) through the Schur complement on the
   border (Hairer & Wanner, *Solving ODEs II*, IV.8 for the simplified Newton iteration and its
   stopping test). Each stage starts from the integral of the polynomial through the stage
