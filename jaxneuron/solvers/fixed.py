@@ -26,7 +26,7 @@ import numpy as np
 from jax.sharding import Mesh, PartitionSpec
 
 from ..models.base import evaluate_stimulus
-from .tabulated import make_tabulated_step, vmapped_border_rows
+from .tabulated import kinetics_table, make_tabulated_step, vmapped_border_rows
 
 __all__ = ["fixed_step_plan", "solve_fixed_members"]
 
@@ -76,11 +76,12 @@ def _stim_at(stim, stim_axes, t, n):
     return jax.vmap(lambda s: evaluate_stimulus(s, t), in_axes=(stim_axes,))(stim)
 
 
-def _make_step(model, stim, model_axes, stim_axes, n, tabulated=False, h=None, dtype=None):
-    """``step(yT, t, h) -> yT`` on the state-major batch ``yT`` of shape ``(n_states, n)``."""
+def _make_step(model, stim, model_axes, stim_axes, n, tabulated=False, h=None, dtype=None, table=None):
+    """``step(yT, t, h) -> yT`` on the state-major batch ``yT`` of shape ``(n_states, n)``
+    (``table``: the tabulated kinetics, if already built)."""
     if tabulated:
         return make_tabulated_step(model, vmapped_border_rows(model, model_axes), lambda t: _stim_at(stim, stim_axes, t, n),
-                                   h, dtype, fast_exp_euler_update)  # fmt: skip
+                                   h, dtype, fast_exp_euler_update, table)  # fmt: skip
     linear_form = jax.vmap(lambda m, y, i: m.linear_form(y, i), in_axes=(model_axes, 1, 0), out_axes=1)
 
     def step(yT, t, h):
@@ -91,9 +92,9 @@ def _make_step(model, stim, model_axes, stim_axes, n, tabulated=False, h=None, d
 
 
 def _solve_local(model, stim, y0, model_axes, stim_axes, t0, n_steps, h, k, w, interp, states, final, dtype, gaps,
-                 tabulated=False):  # fmt: skip
+                 tabulated=False, table=None):  # fmt: skip
     n = y0.shape[0]
-    step = _make_step(model, stim, model_axes, stim_axes, n, tabulated, h, dtype)
+    step = _make_step(model, stim, model_axes, stim_axes, n, tabulated, h, dtype, table)
     h_ = jnp.asarray(h, dtype)
     # static step counts: before the first save point, between save points (all equal if uniform), after the last
     first, max_gap, uniform, tail = gaps
@@ -156,11 +157,14 @@ def _solve_fixed(model, stim, y0, k, w, in_axes, t0, n_steps, h, interp, states,
     model_axes, stim_axes = in_axes
     dtype = y0.dtype
 
-    def solve(model, stim, y0):
-        return _solve_local(model, stim, y0, model_axes, stim_axes, t0, n_steps, h, k, w, interp, states, final, dtype,
-                            gaps, tabulated)  # fmt: skip
-
     def local(model, stim, y0):
+        # the kinetics tables depend on V and h only: built once here, not once per block
+        table = kinetics_table(model, h, dtype) if tabulated else None
+
+        def solve(model, stim, y0):
+            return _solve_local(model, stim, y0, model_axes, stim_axes, t0, n_steps, h, k, w, interp, states, final,
+                                dtype, gaps, tabulated, table)  # fmt: skip
+
         n = y0.shape[0]
         block = _block_size()
         if n <= block:

@@ -44,7 +44,7 @@ _H_MIN = 1e-10  # ms: a member whose step falls below this is declared failed (s
 _I_CONTROL, _PI_CONTROL = (0.0, 1.0), (0.3, 0.3)
 
 
-def _tableau_and_order(name):
+def _method(name):
     if name == "tsit5":
         return diffrax.Tsit5.tableau, 5, False, _I_CONTROL
     if name == "kvaerno5":
@@ -91,7 +91,7 @@ def _select(mask, new, old, axes):
 def _queue_local(model, stim, y0, jumps, model_axes, stim_axes, cfg):
     (name, t0, t_end, t_record, rtol, atol, dt0, max_steps, threshold, max_spikes, n_slots, n_border,
      newton_tol, max_newton) = cfg  # fmt: skip
-    tableau, order, implicit, (pcoeff, icoeff) = _tableau_and_order(name)
+    tableau, order, implicit, (pcoeff, icoeff) = _method(name)
     n_members, n_states = y0.shape
     dtype = y0.dtype
     S = min(n_slots, n_members)
@@ -203,6 +203,8 @@ def _queue_local(model, stim, y0, jumps, model_axes, stim_axes, cfg):
         return dict(
             m=m, s=s, member=gidx, t=t_new, y=y_new, f=f_new, h=z(h_new, dt0), j=jnp.where(load[:, None], jumps[gidx], c["j"]),
             steps=z(steps, 0), acc=z(acc, 0), count=z(count, 0), vmin=z(vmin, far), vmax=z(vmax, -far),
+            # previous accepted error norm for the PI term, floored so a near-exact step cannot
+            # hold the next one back by more than 1e-4 ** (pcoeff / order)
             ep=z(jnp.where(accept, jnp.maximum(en_safe, 1e-4), c["ep"]), 1.0),
             active=(active & ~done) | load, next=c["next"] + jnp.sum(done.astype(jnp.int32)).astype(jnp.int32), out=o,
         )  # fmt: skip

@@ -68,13 +68,9 @@ def arrowhead_jacobian(rhs_linear_form, t, y, n_border):
         A, B = rhs_linear_form(t, yy)
         return A - B * yy
 
-    def f_border(yy):
-        A, B = rhs_linear_form(t, yy)
-        return (A - B * yy)[:n_border]
-
     _, B = rhs_linear_form(t, y)
     _, f_jvp = jax.linearize(f, y)
-    _, f_vjp = jax.vjp(f_border, y)
+    _, f_vjp = jax.vjp(lambda yy: f(yy)[:n_border], y)
     n = y.shape[0]
     unit = jnp.zeros((n_border,) + y.shape, y.dtype).at[jnp.arange(n_border), jnp.arange(n_border)].set(1.0)
     cols = jax.vmap(f_jvp)(unit)
@@ -132,6 +128,8 @@ def esdirk_tables(tableau, predictor="extrapolate"):
     to ``c_i``, and falls back on ``"trivial"`` when ``c_i`` equals the previous node (then the
     previous stage is already a close guess). On Prinz cells ``"extrapolate"`` cut the Newton
     iterations of the later stages by ~20 % (mean per stage 1.9-2.2 -> 1.4-1.9)."""
+    if predictor not in ("trivial", "extrapolate"):
+        raise ValueError(f"predictor must be 'trivial' or 'extrapolate', got {predictor!r}")
     s = len(tableau.c) + 1
     gamma = float(tableau.a_diagonal[1])
     if not all(abs(float(a) - gamma) < 1e-15 for a in tableau.a_diagonal[1:]):
@@ -150,8 +148,6 @@ def esdirk_tables(tableau, predictor="extrapolate"):
             idx = sorted(nodes.values())
             P[i] = 0.0
             P[i, idx] = _quadrature_weights(c[idx], c[i])
-        elif predictor not in ("trivial", "extrapolate"):
-            raise ValueError(f"predictor must be 'trivial' or 'extrapolate', got {predictor!r}")
     b = np.asarray(tableau.b_sol, float)
     e = np.asarray(tableau.b_error, float)
     return dict(A=A, P=P, c=c, b=b, e=e, gamma=gamma, s=s)
@@ -179,6 +175,7 @@ def esdirk_step(rhs, rhs_linear_form, tables, t, y, f0, h, *, n_border, rtol, at
     ks = [f0]
     ok = jnp.ones(t.shape, bool)
     skip = jnp.zeros(t.shape, bool) if active is None else ~active
+    scale = atol + rtol * jnp.abs(y)  # the Newton updates' error norm, as scaled_rms(dz, y, y)
     for i in range(1, ns):
         known = y + h * _combine(ks, [float(a) for a in A[i, :i]])
         tc = t + float(c[i]) * h
@@ -190,7 +187,7 @@ def esdirk_step(rhs, rhs_linear_form, tables, t, y, f0, h, *, n_border, rtol, at
         def body(state):
             it, z, dprev, done, fail = state
             dz = -newton.solve(z - known - g * rhs(tc, z))
-            dnorm = scaled_rms(dz, y, y, rtol, atol)
+            dnorm = jnp.sqrt(jnp.mean((dz / scale) ** 2, axis=0))
             theta = jnp.where(it > 0, dnorm / jnp.where(dprev > 0, dprev, jnp.inf), 0.0)
             conv = (dnorm <= newton_tol) | ((it > 0) & (theta < 1) & (theta / (1 - theta) * dnorm <= newton_tol))
             div = ((it > 0) & (theta >= 1)) | ~jnp.isfinite(dnorm)

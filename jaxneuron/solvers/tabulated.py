@@ -41,11 +41,12 @@ def kinetics_table(model, h, dtype):
     return jnp.concatenate([e, inf], axis=1).astype(dtype)
 
 
-def make_tabulated_step(model, border_rows, stim_at, h, dtype, update):
+def make_tabulated_step(model, border_rows, stim_at, h, dtype, update, table=None):
     """``step(yT, t, h) -> yT`` on the state-major batch ``(n_states, n)`` with tabulated gate
     kinetics. ``border_rows(yT, I) -> (A, B)`` of shape ``(2, n)``; ``update`` is the exponential
-    Euler update used for the V and Ca rows."""
-    table = kinetics_table(model, h, dtype)
+    Euler update used for the V and Ca rows; ``table``: :func:`kinetics_table` of ``model`` and
+    ``h`` when the caller already built it (built here otherwise)."""
+    table = kinetics_table(model, h, dtype) if table is None else table
     n_grid, two_g = table.shape
     n_gates = two_g // 2
     lo = V_RANGE_mV[0]
