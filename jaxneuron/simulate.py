@@ -209,10 +209,10 @@ def simulate(model, *, y0=None, t_end, stimulus=None, save: SaveAt | None = None
             save.final)  # fmt: skip
     if isinstance(solver, ExpEuler) and solver.tabulated:
         if not supports_tables(model):
-            raise ValueError(f"ExpEuler.tabulated=True needs V-only gate kinetics (Prinz2003, Liu1998); "
+            raise ValueError(f"ExpEuler.tabulated needs V-only gate kinetics (Prinz2003, Liu1998); "
                              f"{type(model).__name__} has none: use tabulated=False")  # fmt: skip
         if not solver.uses_fast_path(t0, t_end):
-            raise ValueError("ExpEuler.tabulated=True runs on the fast path, which max_steps would cut here: "
+            raise ValueError("ExpEuler.tabulated runs on the fast path, which max_steps would cut here: "
                              "raise max_steps or use tabulated=False")  # fmt: skip
     if isinstance(solver, ExpEuler) and solver.uses_fast_path(t0, t_end):
         saved, y_final, status, num_steps = solve_fixed_members(*args)

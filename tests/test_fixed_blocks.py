@@ -13,7 +13,7 @@ N = 2100  # three blocks of 1,024 on one device (two of them partly padding)
 
 @pytest.mark.parametrize("save", [jn.SaveAt(dt=1.0), jn.SaveAt(dt=1.0, states="all"), jn.SaveAt(final=True)],
                          ids=["V", "all", "final"])  # fmt: skip
-@pytest.mark.parametrize("tabulated", [False, True], ids=["exact", "tabulated"])
+@pytest.mark.parametrize("tabulated", [False, "nearest", "linear"])
 def test_blocks_equal_members_on_their_own(save, tabulated):
     rng = np.random.default_rng(0)
     g = np.asarray(jn.PRINZ2003_SETS["fig2c_bursting"]) * rng.uniform(0.7, 1.3, (N, 8))

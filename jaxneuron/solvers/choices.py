@@ -16,6 +16,7 @@ import equinox as eqx
 
 from .expeuler import ExpEulerSolver
 from .structured import ArrowheadSolver, NeuronChord
+from .tabulated import TABLE_MODES
 
 __all__ = ["AbstractSolverChoice", "Kvaerno5", "Kvaerno3", "Tsit5", "ExpEuler", "SOLVERS"]
 
@@ -142,16 +143,18 @@ class ExpEuler(AbstractSolverChoice):
     split over several local devices when there are); ``fast=False`` runs :class:`ExpEulerSolver`
     inside ``diffrax.diffeqsolve`` (use it for reverse-mode gradients of saved traces).
 
-    ``tabulated=True`` (STG models, fast path): gate kinetics interpolated from tables on a
-    0.01 mV grid (:mod:`jaxneuron.solvers.tabulated`), as xolotl offers; faster, and equal to the
-    untabulated scheme up to the interpolation error (tested on spike times).
+    ``tabulated`` (STG models, fast path): gate kinetics looked up in tables on a 0.01 mV grid
+    (:mod:`jaxneuron.solvers.tabulated`), as xolotl offers. ``"nearest"`` (or ``True``): the
+    kinetics of the nearest grid voltage (at most 0.005 mV off), the fastest; ``"linear"``:
+    interpolated between grid points (gate updates within 2e-7 of the exact ones). Either error is
+    far below the scheme's own at dt = 0.025 ms (tested on spike times against ``False``).
     """
 
     dt: float = 0.025
     max_steps: int | None = None
     dtype: str = "float64"
     fast: bool = True
-    tabulated: bool = False
+    tabulated: bool | str = False
     implicit: ClassVar[bool] = False
 
     def __check_init__(self):
@@ -160,10 +163,16 @@ class ExpEuler(AbstractSolverChoice):
             raise ValueError(f"ExpEuler.dt must be a positive finite number of ms, got {self.dt!r}")
         if not isinstance(self.fast, bool):
             raise ValueError(f"ExpEuler.fast must be True or False, got {self.fast!r}")
-        if not isinstance(self.tabulated, bool):
-            raise ValueError(f"ExpEuler.tabulated must be True or False, got {self.tabulated!r}")
+        if not (isinstance(self.tabulated, bool) or self.tabulated in TABLE_MODES):
+            raise ValueError(f"ExpEuler.tabulated must be False, True or one of {', '.join(map(repr, TABLE_MODES))}, "
+                             f"got {self.tabulated!r}")  # fmt: skip
         if self.tabulated and not self.fast:
-            raise ValueError("ExpEuler.tabulated=True runs on the fast path: it needs fast=True")
+            raise ValueError("ExpEuler.tabulated runs on the fast path: it needs fast=True")
+
+    @property
+    def table_mode(self) -> str | None:
+        """``None`` (exact kinetics), ``"nearest"`` or ``"linear"``."""
+        return None if self.tabulated is False else "nearest" if self.tabulated is True else self.tabulated
 
     def diffrax_solver(self):
         return ExpEulerSolver()

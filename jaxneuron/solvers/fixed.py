@@ -76,12 +76,12 @@ def _stim_at(stim, stim_axes, t, n):
     return jax.vmap(lambda s: evaluate_stimulus(s, t), in_axes=(stim_axes,))(stim)
 
 
-def _make_step(model, stim, model_axes, stim_axes, n, tabulated=False, h=None, dtype=None, table=None):
+def _make_step(model, stim, model_axes, stim_axes, n, table_mode=None, h=None, dtype=None, table=None):
     """``step(yT, t, h) -> yT`` on the state-major batch ``yT`` of shape ``(n_states, n)``
-    (``table``: the tabulated kinetics, if already built)."""
-    if tabulated:
+    (``table_mode``: ``None`` or a tabulated-kinetics mode; ``table``: its table, if already built)."""
+    if table_mode is not None:
         return make_tabulated_step(model, vmapped_border_rows(model, model_axes), lambda t: _stim_at(stim, stim_axes, t, n),
-                                   h, dtype, fast_exp_euler_update, table)  # fmt: skip
+                                   h, dtype, fast_exp_euler_update, table, table_mode)  # fmt: skip
     linear_form = jax.vmap(lambda m, y, i: m.linear_form(y, i), in_axes=(model_axes, 1, 0), out_axes=1)
 
     def step(yT, t, h):
@@ -92,9 +92,9 @@ def _make_step(model, stim, model_axes, stim_axes, n, tabulated=False, h=None, d
 
 
 def _solve_local(model, stim, y0, model_axes, stim_axes, t0, n_steps, h, k, w, interp, states, final, dtype, gaps,
-                 tabulated=False, table=None):  # fmt: skip
+                 table_mode=None, table=None):  # fmt: skip
     n = y0.shape[0]
-    step = _make_step(model, stim, model_axes, stim_axes, n, tabulated, h, dtype, table)
+    step = _make_step(model, stim, model_axes, stim_axes, n, table_mode, h, dtype, table)
     h_ = jnp.asarray(h, dtype)
     # static step counts: before the first save point, between save points (all equal if uniform), after the last
     first, max_gap, uniform, tail = gaps
@@ -153,17 +153,17 @@ def _member_specs(axes, tree):
 
 
 @eqx.filter_jit
-def _solve_fixed(model, stim, y0, k, w, in_axes, t0, n_steps, h, interp, states, final, n_dev, gaps, tabulated):
+def _solve_fixed(model, stim, y0, k, w, in_axes, t0, n_steps, h, interp, states, final, n_dev, gaps, table_mode):
     model_axes, stim_axes = in_axes
     dtype = y0.dtype
 
     def local(model, stim, y0):
         # the kinetics tables depend on V and h only: built once here, not once per block
-        table = kinetics_table(model, h, dtype) if tabulated else None
+        table = kinetics_table(model, h, dtype, table_mode) if table_mode is not None else None
 
         def solve(model, stim, y0):
             return _solve_local(model, stim, y0, model_axes, stim_axes, t0, n_steps, h, k, w, interp, states, final,
-                                dtype, gaps, tabulated, table)  # fmt: skip
+                                dtype, gaps, table_mode, table)  # fmt: skip
 
         n = y0.shape[0]
         block = _block_size()
@@ -227,7 +227,7 @@ def solve_fixed_members(model, stim, y0, ts, in_axes, t0, t_end, solver, states,
     step_gaps = np.diff(k_np)
     gaps = (int(k_np[0]), int(step_gaps.max(initial=0)), bool(np.all(step_gaps == step_gaps[:1])), int(n_steps - k_np[-1]))
     saved, y_final, status = _solve_fixed(model, stim, y0, k_, w_, in_axes, float(t0), n_steps, float(h),
-                                          bool(np.any(w > 0)), states, final, n_dev, gaps, bool(solver.tabulated))  # fmt: skip
+                                          bool(np.any(w > 0)), states, final, n_dev, gaps, solver.table_mode)  # fmt: skip
     if pad:
         saved, y_final, status = saved[:n], y_final[:n], status[:n]
     num_steps = jnp.full((n,), n_steps, dtype=jnp.int32)

@@ -48,8 +48,10 @@ ENGINES = {
     "kvaerno5-structured": ("jax", {"solver": "kvaerno5:rtol=1e-6,atol=1e-6,structured=true"}, 1000, 50),
     "expeuler-f64": ("jax", {"solver": "expeuler:dt=0.025"}, 10000, 1000),
     "expeuler-f32": ("jax", {"solver": "expeuler:dt=0.025,dtype=float32"}, 10000, 1000),
-    "expeuler-tab-f64": ("jax", {"solver": "expeuler:dt=0.025,tabulated=true"}, 10000, 1000),
-    "expeuler-tab-f32": ("jax", {"solver": "expeuler:dt=0.025,dtype=float32,tabulated=true"}, 10000, 1000),
+    "expeuler-tab-f64": ("jax", {"solver": "expeuler:dt=0.025,tabulated=nearest"}, 10000, 1000),
+    "expeuler-tab-f32": ("jax", {"solver": "expeuler:dt=0.025,dtype=float32,tabulated=nearest"}, 10000, 1000),
+    "expeuler-tablin-f64": ("jax", {"solver": "expeuler:dt=0.025,tabulated=linear"}, 10000, 1000),
+    "expeuler-tablin-f32": ("jax", {"solver": "expeuler:dt=0.025,dtype=float32,tabulated=linear"}, 10000, 1000),
     "expeuler-f64-diffrax": ("jax", {"solver": "expeuler:dt=0.025,fast=false"}, 2000, 500),
     "expeuler-f32-diffrax": ("jax", {"solver": "expeuler:dt=0.025,dtype=float32,fast=false"}, 2000, 500),
 }

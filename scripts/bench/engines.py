@@ -62,7 +62,10 @@ def _jax_solver(spec):
     kwargs = {}
     for item in filter(None, rest.split(",")):
         k, v = item.split("=")
-        kwargs[k] = v if k == "dtype" else (v == "true") if k in ("fast", "structured", "tabulated") else float(v)
+        if k == "dtype" or (k == "tabulated" and v not in ("true", "false")):
+            kwargs[k] = v  # a dtype name, or a table mode ("nearest", "linear")
+        else:
+            kwargs[k] = (v == "true") if k in ("fast", "structured", "tabulated") else float(v)
     return SOLVERS[name.lower()](**kwargs)
 
 
