@@ -11,7 +11,8 @@ from scipy.integrate import solve_ivp
 import jaxneuron as jn
 import diffrax
 
-from jaxneuron.solvers.steppers import arrowhead_jacobian, esdirk_tables
+from jaxneuron._batching import flatten_members
+from jaxneuron.solvers.steppers import arrowhead_jacobian, esdirk_step, esdirk_tables
 from reference_models import hh_rhs, prinz_rhs, prinz_steady, solve_reference, upward_crossings
 
 SETS = np.array([
@@ -117,6 +118,39 @@ def test_arrowhead_jacobian_matches_jacfwd(model):
         np.testing.assert_allclose(np.asarray(diag[nb:, k]), np.diag(J)[nb:], rtol=1e-12, atol=1e-12)
         off = J[nb:, nb:] - np.diag(np.diag(J)[nb:])
         assert np.all(off == 0.0)  # the arrowhead structure the solve relies on
+
+
+def test_newton_iterations_are_counted_per_slot():
+    """The queue shortens the next step of a slot whose stage solves were slow, so ``esdirk_step``
+    must report each slot's own Newton iterations, not the batch's lock-step count: a slot's
+    count and result are the same in a batch as alone."""
+    g = np.array(jn.PRINZ2003_SETS["fig2c_bursting"]) * np.ones((4, 1))
+    model, axes = flatten_members(jn.Prinz2003.from_conductances(g), (4,))
+    y = np.tile(np.asarray(model.default_y0()), (4, 1))
+    y[:, 0] = [-60.0, -45.0, -20.0, 10.0]  # from rest to the spike upstroke
+    yT, h = jnp.asarray(y.T), jnp.asarray([0.01, 0.3, 0.05, 0.02])
+    tables = esdirk_tables(diffrax.Kvaerno5.tableau)
+
+    def step(idx):
+        m = jax.tree_util.tree_map(lambda a, x: x[idx] if a == 0 else x, axes, model, is_leaf=lambda v: v is None)
+
+        def lf(t, yy):
+            return jax.vmap(lambda mm, col: mm.linear_form(col, 0.0), in_axes=(axes, 1), out_axes=1)(m, yy)
+
+        def rhs(t, yy):
+            A, B = lf(t, yy)
+            return A - B * yy
+
+        t = jnp.zeros(len(idx))
+        return esdirk_step(rhs, lf, tables, t, yT[:, idx], rhs(t, yT[:, idx]), h[idx], n_border=2, rtol=1e-6,
+                           atol=1e-6, newton_tol=1e-2, max_newton=8)  # fmt: skip
+
+    y1, _, _, ok, iters = step(np.arange(4))
+    assert bool(jnp.all(ok)) and int(iters.min()) >= 1 and int(iters.max()) > int(iters.min())
+    for k in range(4):
+        y1_k, _, _, _, iters_k = step(np.array([k]))
+        assert int(iters_k[0]) == int(iters[k])
+        np.testing.assert_allclose(np.asarray(y1_k[:, 0]), np.asarray(y1[:, k]), rtol=1e-13, atol=1e-13)
 
 
 @pytest.mark.parametrize("name", ["Kvaerno5", "Kvaerno3"])

@@ -17,7 +17,8 @@ model class instead of for a general ODE:
   derivatives already known (:func:`esdirk_tables`).
 
 Each function returns the proposed state, the error estimate, the right-hand side at the end
-point (FSAL), and whether the stage solves converged.
+point (FSAL), whether the stage solves converged, and the Newton iterations of each slot's
+slowest stage solve (0 for the explicit pair).
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def explicit_step(rhs, tableau, t, y, f0, h):
     y1 = y + h * _combine(ks, [float(b) for b in tableau.b_sol])
     err = h * _combine(ks, [float(b) for b in tableau.b_error])
     f1 = ks[-1] if tableau.fsal else rhs(t + h, y1)
-    return y1, err, f1, jnp.ones(t.shape, bool)
+    return y1, err, f1, jnp.ones(t.shape, bool), jnp.zeros(t.shape, jnp.int32)
 
 
 def arrowhead_jacobian(rhs_linear_form, t, y, n_border):
@@ -166,7 +167,8 @@ def esdirk_step(rhs, rhs_linear_form, tables, t, y, f0, h, *, n_border, rtol, at
     taken as ``(z - y - h sum_j a_ij k_j) / (h gamma)``. Slots where ``active`` is False do no
     iterations.
 
-    Returns ``(y1, err, f1, ok)``.
+    Returns ``(y1, err, f1, ok, iters)``; ``iters``: per slot, the most Newton iterations any of
+    its stages took (an iteration counts until the slot's stage has converged or failed).
     """
     A, P, c, ns = tables["A"], tables["P"], tables["c"], tables["s"]
     g = h * tables["gamma"]
@@ -181,11 +183,11 @@ def esdirk_step(rhs, rhs_linear_form, tables, t, y, f0, h, *, n_border, rtol, at
         tc = t + float(c[i]) * h
 
         def cond(state):
-            it, _, _, done, _ = state
+            it, _, _, done, _, _ = state
             return (it < max_newton) & ~jnp.all(done)
 
         def body(state):
-            it, z, dprev, done, fail = state
+            it, z, dprev, done, fail, nit = state
             dz = -newton.solve(z - known - g * rhs(tc, z))
             dnorm = jnp.sqrt(jnp.mean((dz / scale) ** 2, axis=0))
             theta = jnp.where(it > 0, dnorm / jnp.where(dprev > 0, dprev, jnp.inf), 0.0)
@@ -193,13 +195,15 @@ def esdirk_step(rhs, rhs_linear_form, tables, t, y, f0, h, *, n_border, rtol, at
             div = ((it > 0) & (theta >= 1)) | ~jnp.isfinite(dnorm)
             z = jnp.where(done[None], z, z + dz)
             fail = fail | (~done & div)
-            return it + 1, z, dnorm, done | conv | div, fail
+            return it + 1, z, dnorm, done | conv | div, fail, nit + (~done).astype(jnp.int32)
 
         z0 = y + h * _combine(ks, [float(p) for p in P[i, :i]])
         zero = jnp.zeros(t.shape, y.dtype)
-        _, z, _, done, fail = jax.lax.while_loop(cond, body, (0, z0, zero, skip, jnp.zeros(t.shape, bool)))
+        izero = jnp.zeros(t.shape, jnp.int32)
+        _, z, _, done, fail, nit = jax.lax.while_loop(cond, body, (0, z0, zero, skip, jnp.zeros(t.shape, bool), izero))
+        iters = nit if i == 1 else jnp.maximum(iters, nit)
         ok = ok & done & ~fail
         ks.append((z - known) / g)
     y1 = y + h * _combine(ks, [float(b) for b in tables["b"]])
     err = h * _combine(ks, [float(e) for e in tables["e"]])
-    return y1, err, ks[-1], ok
+    return y1, err, ks[-1], ok, iters
