@@ -22,6 +22,7 @@ from ._config import check_float64
 from .models.base import AbstractNeuron, evaluate_stimulus
 from .solvers import AbstractSolverChoice, ExpEuler, Kvaerno5, NeuronTerm
 from .solvers.fixed import solve_fixed_members
+from .solvers.runtime import runtime_jit, use_classic_cpu
 from .solvers.sharding import shard_members
 from .solvers.tabulated import supports_tables
 from .stimulus import as_stimulus
@@ -120,7 +121,12 @@ def _status(result, y_final, saved):
     return jnp.where((code == 0) & ~finite, 2, code)
 
 
-@eqx.filter_jit
+def _members_classic(model, stim, y0, ts, in_axes, t0, t_end, solver, states, final):
+    """Whether this solve is compiled for XLA's classic CPU runtime (:mod:`jaxneuron.solvers.runtime`)."""
+    return use_classic_cpu(solver, "vmap", y0.shape[0] * (t_end - t0) / 1000.0)
+
+
+@runtime_jit(classic=_members_classic)
 def _solve_members(model, stim, y0, ts, in_axes, t0, t_end, solver, states, final):
     ts = jnp.asarray(np.asarray(ts))  # a constant of the compiled program (see _StaticTimes)
     dsolver = solver.diffrax_solver()
@@ -217,7 +223,7 @@ def simulate(model, *, y0=None, t_end, stimulus=None, save: SaveAt | None = None
     if isinstance(solver, ExpEuler) and solver.uses_fast_path(t0, t_end):
         saved, y_final, status, num_steps = solve_fixed_members(*args)
     else:
-        saved, y_final, status, num_steps = shard_members(_solve_members, *args)
+        saved, y_final, status, num_steps = shard_members(_solve_members, *args, classic_cpu=_members_classic(*args))
     if save.states == "all":
         ys = saved.reshape(batch + saved.shape[1:])
         V = ys[..., 0]

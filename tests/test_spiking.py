@@ -98,8 +98,9 @@ def test_step_current_is_resolved_at_its_edges(solver):
     np.testing.assert_allclose(got, ref, atol=1e-3)
 
 
-@pytest.mark.parametrize("model", [jn.Prinz2003(), jn.HodgkinHuxley()], ids=["prinz", "hh"])
-def test_arrowhead_jacobian_matches_jacfwd(model):
+@pytest.mark.parametrize("model,own_border", [(jn.Prinz2003(), False), (jn.Prinz2003(), True), (jn.HodgkinHuxley(), False)],
+                         ids=["prinz", "prinz-border-rows", "hh"])  # fmt: skip
+def test_arrowhead_jacobian_matches_jacfwd(model, own_border):
     rng = np.random.default_rng(0)
     y = np.asarray(model.default_y0())[:, None] * (1 + 0.1 * rng.standard_normal((model.n_states, 3)))
     y[0] = [-60.0, -30.0, 10.0]
@@ -109,7 +110,14 @@ def test_arrowhead_jacobian_matches_jacfwd(model):
     def lf(t, yT):
         return jax.vmap(lambda yy: model.linear_form(yy, 1.5), in_axes=1, out_axes=1)(yT)
 
-    cols, rows, diag = arrowhead_jacobian(lf, t, y, model.n_border)
+    def border_one(yy):  # the border rows on their own, as the work queue passes them for STG models
+        A, B = model._border_rows(yy, 1.5)
+        return jnp.stack(A) - jnp.stack(B) * yy[:2]
+
+    def border(yT):
+        return jax.vmap(border_one, in_axes=1, out_axes=1)(yT)
+
+    cols, rows, diag = arrowhead_jacobian(lf, t, y, model.n_border, border if own_border else None)
     nb = model.n_border
     for k in range(3):
         J = np.asarray(jax.jacfwd(lambda yy: model.vector_field(0.0, yy, 1.5))(y[:, k]))
@@ -131,7 +139,8 @@ def test_newton_iterations_are_counted_per_slot():
     yT, h = jnp.asarray(y.T), jnp.asarray([0.01, 0.3, 0.05, 0.02])
     tables = esdirk_tables(diffrax.Kvaerno5.tableau)
 
-    def step(idx):
+    @jax.jit
+    def step(idx):  # one compile per batch size (4, then 1)
         m = jax.tree_util.tree_map(lambda a, x: x[idx] if a == 0 else x, axes, model, is_leaf=lambda v: v is None)
 
         def lf(t, yy):
@@ -141,14 +150,14 @@ def test_newton_iterations_are_counted_per_slot():
             A, B = lf(t, yy)
             return A - B * yy
 
-        t = jnp.zeros(len(idx))
+        t = jnp.zeros(idx.shape)
         return esdirk_step(rhs, lf, tables, t, yT[:, idx], rhs(t, yT[:, idx]), h[idx], n_border=2, rtol=1e-6,
                            atol=1e-6, newton_tol=1e-2, max_newton=8)  # fmt: skip
 
-    y1, _, _, ok, iters = step(np.arange(4))
+    y1, _, _, ok, iters = step(jnp.arange(4))
     assert bool(jnp.all(ok)) and int(iters.min()) >= 1 and int(iters.max()) > int(iters.min())
     for k in range(4):
-        y1_k, _, _, _, iters_k = step(np.array([k]))
+        y1_k, _, _, _, iters_k = step(jnp.array([k]))
         assert int(iters_k[0]) == int(iters[k])
         np.testing.assert_allclose(np.asarray(y1_k[:, 0]), np.asarray(y1[:, k]), rtol=1e-13, atol=1e-13)
 

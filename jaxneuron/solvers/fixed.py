@@ -26,6 +26,7 @@ import numpy as np
 from jax.sharding import Mesh, PartitionSpec
 
 from ..models.base import evaluate_stimulus
+from .runtime import MIN_NEURON_SECONDS, runtime_jit
 from .tabulated import kinetics_table, make_tabulated_step, vmapped_border_rows
 
 __all__ = ["fixed_step_plan", "solve_fixed_members"]
@@ -152,7 +153,13 @@ def _member_specs(axes, tree):
     )  # fmt: skip
 
 
-@eqx.filter_jit
+def _fixed_classic(model, stim, y0, k, w, in_axes, t0, n_steps, h, interp, states, final, n_dev, gaps, table_mode):
+    """Untabulated float64 runs faster on XLA's classic CPU runtime, for jobs large enough (runtime.py)."""
+    big = y0.shape[0] * n_steps * h / 1000.0 >= MIN_NEURON_SECONDS["vmap"]
+    return table_mode is None and y0.dtype == jnp.float64 and big
+
+
+@runtime_jit(classic=_fixed_classic)
 def _solve_fixed(model, stim, y0, k, w, in_axes, t0, n_steps, h, interp, states, final, n_dev, gaps, table_mode):
     model_axes, stim_axes = in_axes
     dtype = y0.dtype

@@ -29,6 +29,7 @@ from jax.sharding import Mesh, PartitionSpec
 
 from ..models.base import evaluate_stimulus
 from .fixed import _member_specs, _n_devices, _pad_members
+from .runtime import MIN_NEURON_SECONDS, runtime_jit
 from .steppers import esdirk_step, esdirk_tables, explicit_step, scaled_rms
 
 __all__ = ["solve_queue"]
@@ -118,13 +119,25 @@ def _queue_local(model, stim, y0, jumps, model_axes, stim_axes, cfg):
 
         return rhs, (lambda t, yT: linear_form(m, s, t, yT))
 
+    def border_rhs(m, s, t, yT):
+        """The V (and Ca) rows of ``rhs`` from the model's ``_border_rows`` (no gate kinetics)."""
+
+        def one(mm, y, ss, tt):
+            A, B = mm._border_rows(y, evaluate_stimulus(ss, tt))
+            return jnp.stack(A) - jnp.stack(B) * y[: len(A)]
+
+        return jax.vmap(one, in_axes=(model_axes, 1, stim_axes, 0), out_axes=1)(m, yT, s, t)
+
+    has_border_rows = hasattr(model, "_border_rows")
+
     tables = esdirk_tables(tableau) if implicit else None
 
     def step(m, s, t, yT, f0, h, active):
         rhs, lf = make_rhs(m, s)
         if implicit:
             return esdirk_step(rhs, lf, tables, t, yT, f0, h, n_border=n_border, rtol=rtol, atol=atol,
-                               newton_tol=newton_tol, max_newton=max_newton, active=active)  # fmt: skip
+                               newton_tol=newton_tol, max_newton=max_newton, active=active,
+                               border_rhs=(lambda tt, yy: border_rhs(m, s, tt, yy)) if has_border_rows else None)  # fmt: skip
         return explicit_step(rhs, tableau, t, yT, f0, h)
 
     idx0 = slot
@@ -223,7 +236,12 @@ def _queue_local(model, stim, y0, jumps, model_axes, stim_axes, cfg):
     return final["out"]
 
 
-@eqx.filter_jit
+def _queue_classic(model, stim, y0, jumps, in_axes, cfg, n_dev):
+    """The work queue prefers XLA's classic CPU runtime for jobs large enough (runtime.py)."""
+    return y0.shape[0] * (cfg[2] - cfg[1]) / 1000.0 >= MIN_NEURON_SECONDS["queue"]
+
+
+@runtime_jit(classic=_queue_classic)
 def _solve_queue(model, stim, y0, jumps, in_axes, cfg, n_dev):
     model_axes, stim_axes = in_axes
     if n_dev == 1:

@@ -14,12 +14,13 @@ import numpy as np
 from jax.sharding import Mesh, PartitionSpec
 
 from .fixed import _member_specs, _n_devices, _pad_members
+from .runtime import runtime_jit
 
 __all__ = ["shard_members"]
 
 
-@eqx.filter_jit
-def _sharded(solve_fn, model, stim, y0, ts, in_axes, static, n_dev):
+@runtime_jit(classic=lambda *args: args[-1])
+def _sharded(solve_fn, model, stim, y0, ts, in_axes, static, n_dev, classic_cpu):
     # ``ts`` is passed through as given: a static (hashable) object in ``simulate``.
     model_axes, stim_axes = in_axes
     mesh = Mesh(np.array(jax.local_devices()[:n_dev]), ("m",))
@@ -33,9 +34,10 @@ def _sharded(solve_fn, model, stim, y0, ts, in_axes, static, n_dev):
     return jax.shard_map(fn, mesh=mesh, in_specs=in_specs, out_specs=PartitionSpec("m"), check_vma=False)(m_dyn, s_dyn, y0)
 
 
-def shard_members(solve_fn, model, stim, y0, ts, in_axes, *static):
+def shard_members(solve_fn, model, stim, y0, ts, in_axes, *static, classic_cpu=False):
     """``solve_fn(model, stim, y0, ts, in_axes, *static)`` (every output with members on axis 0),
-    split over the local devices when there are several and at least two members per device."""
+    split over the local devices when there are several and at least two members per device;
+    ``classic_cpu``: compile the split program for XLA's classic CPU runtime (:mod:`.runtime`)."""
     n = y0.shape[0]
     n_dev = _n_devices(n)
     if n_dev == 1:
@@ -43,5 +45,5 @@ def shard_members(solve_fn, model, stim, y0, ts, in_axes, *static):
     pad = (-n) % n_dev
     if pad:
         model, stim, y0 = (_pad_members(x, ax, pad) for x, ax in ((model, in_axes[0]), (stim, in_axes[1]), (y0, 0)))
-    out = _sharded(solve_fn, model, stim, y0, ts, in_axes, tuple(static), n_dev)
+    out = _sharded(solve_fn, model, stim, y0, ts, in_axes, tuple(static), n_dev, classic_cpu)
     return jax.tree_util.tree_map(lambda x: x[:n], out) if pad else out
