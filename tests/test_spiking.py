@@ -47,15 +47,19 @@ def test_spike_times_match_scipy(reference_spikes, solver):
         np.testing.assert_allclose(got, ref, atol=2e-3)
 
 
-def test_slots_and_member_order_do_not_change_results():
+def test_slots_member_order_and_blocks_do_not_change_results(monkeypatch):
     g = np.array(jn.PRINZ2003_SETS["fig2c_bursting"]) * np.random.default_rng(1).uniform(0.6, 1.4, size=(8, 8))
     kw = dict(t_end=400.0, t_record=100.0, solver=jn.Tsit5())
     a = jn.simulate_spikes(jn.Prinz2003.from_conductances(g), slots=8, **kw)
     b = jn.simulate_spikes(jn.Prinz2003.from_conductances(g), slots=3, **kw)
     c = jn.simulate_spikes(jn.Prinz2003.from_conductances(g[::-1]), slots=2, **kw)
     one = jn.simulate_spikes(jn.Prinz2003.from_conductances(g[5]), **kw)
+    from jaxneuron.solvers import queue
+
+    monkeypatch.setattr(queue, "_QUEUE_BLOCK", 3)  # 8 members per device -> blocks of 3, 3, 2 (+1 padding)
+    d = jn.simulate_spikes(jn.Prinz2003.from_conductances(g), slots=4, **kw)  # a new program: traced with the blocks
     assert int(np.sum(np.asarray(a.n_spikes))) > 10
-    for other, order in ((b, slice(None)), (c, slice(None, None, -1))):
+    for other, order in ((b, slice(None)), (c, slice(None, None, -1)), (d, slice(None))):
         np.testing.assert_array_equal(np.asarray(other.n_spikes)[order], np.asarray(a.n_spikes))
         np.testing.assert_array_equal(np.asarray(other.num_steps)[order], np.asarray(a.num_steps))
         np.testing.assert_allclose(np.asarray(other.times)[order], np.asarray(a.times), rtol=1e-12)

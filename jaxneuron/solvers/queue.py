@@ -28,7 +28,7 @@ import numpy as np
 from jax.sharding import Mesh, PartitionSpec
 
 from ..models.base import evaluate_stimulus
-from .fixed import _member_specs, _n_devices, _pad_members
+from .fixed import _by_axis, _member_specs, _n_devices, _pad_members
 from .runtime import MIN_NEURON_SECONDS, runtime_jit
 from .steppers import esdirk_step, esdirk_tables, explicit_step, scaled_rms
 
@@ -236,6 +236,33 @@ def _queue_local(model, stim, y0, jumps, model_axes, stim_axes, cfg):
     return final["out"]
 
 
+_QUEUE_BLOCK = 2048
+
+
+def _queue_blocks(model, stim, y0, jumps, model_axes, stim_axes, cfg):
+    """One device's members in blocks of at most :data:`_QUEUE_BLOCK`, one queue after the other:
+    each step writes its finished members' rows into the per-member outputs, and XLA's CPU scatter
+    costs in proportion to those outputs' length (measured: 5,000 members per device ran at 472
+    against 903 neuron-s/s for 2,048). Blocks are near-equal, so padding stays below their count."""
+    n = y0.shape[0]
+    nb = -(-n // _QUEUE_BLOCK)
+    if nb == 1:
+        return _queue_local(model, stim, y0, jumps, model_axes, stim_axes, cfg)
+    block = -(-n // nb)
+    pad = nb * block - n
+    if pad:
+        model, stim, y0, jumps = (_pad_members(x, ax, pad) for x, ax in ((model, model_axes), (stim, stim_axes), (y0, 0), (jumps, 0)))
+    (m_mem, m_shared), (s_mem, s_shared) = _by_axis(model, model_axes), _by_axis(stim, stim_axes)
+    blocks = jax.tree_util.tree_map(lambda v: v.reshape((nb, block) + v.shape[1:]), (m_mem, s_mem, y0, jumps))
+
+    def one(b):
+        bm, bs, by, bj = b
+        return _queue_local(eqx.combine(bm, m_shared), eqx.combine(bs, s_shared), by, bj, model_axes, stim_axes, cfg)
+
+    out = jax.lax.map(one, blocks)
+    return {k: v.reshape((nb * block,) + v.shape[2:])[:n] for k, v in out.items()}
+
+
 def _queue_classic(model, stim, y0, jumps, in_axes, cfg, n_dev):
     """The work queue prefers XLA's classic CPU runtime for jobs large enough (runtime.py)."""
     return y0.shape[0] * (cfg[2] - cfg[1]) / 1000.0 >= MIN_NEURON_SECONDS["queue"]
@@ -245,14 +272,14 @@ def _queue_classic(model, stim, y0, jumps, in_axes, cfg, n_dev):
 def _solve_queue(model, stim, y0, jumps, in_axes, cfg, n_dev):
     model_axes, stim_axes = in_axes
     if n_dev == 1:
-        return _queue_local(model, stim, y0, jumps, model_axes, stim_axes, cfg)
+        return _queue_blocks(model, stim, y0, jumps, model_axes, stim_axes, cfg)
     mesh = Mesh(np.array(jax.local_devices()[:n_dev]), ("m",))
     m_dyn, m_static = eqx.partition(model, eqx.is_array)
     s_dyn, s_static = eqx.partition(stim, eqx.is_array)
 
     def fn(m_dyn, s_dyn, y0, jumps):
-        return _queue_local(eqx.combine(m_dyn, m_static), eqx.combine(s_dyn, s_static), y0, jumps,
-                            model_axes, stim_axes, cfg)  # fmt: skip
+        return _queue_blocks(eqx.combine(m_dyn, m_static), eqx.combine(s_dyn, s_static), y0, jumps,
+                             model_axes, stim_axes, cfg)  # fmt: skip
 
     in_specs = (_member_specs(model_axes, m_dyn), _member_specs(stim_axes, s_dyn), PartitionSpec("m"), PartitionSpec("m"))
     return jax.shard_map(fn, mesh=mesh, in_specs=in_specs, out_specs=PartitionSpec("m"), check_vma=False)(

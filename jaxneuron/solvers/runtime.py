@@ -12,7 +12,9 @@ Measured on 2 cores (2 host devices), Prinz cells, neuron-s/s, thunk -> classic:
 |---|---|---|---|
 | ``simulate_spikes`` Tsit5 (1,024 members, 1 s) | 533 | 791 | classic |
 | ``simulate_spikes`` Kvaerno5 (same) | 172 | 288 | classic |
-| ``simulate`` Tsit5, vmapped Diffrax (512, 0.3 s) | 232 | 279 | classic |
+| ``simulate_spikes`` Tsit5 (10,000 members, 2 s; blocks of 2,048 per device) | 688 | 947 | classic |
+| ``simulate`` Tsit5, vmapped Diffrax (512, 0.3 s) | 232 | 279 | thunk |
+| ``simulate`` Tsit5, vmapped Diffrax (2,000, 2 s; benchmark) | 289 | 146 | thunk |
 | ``simulate`` Kvaerno5, vmapped Diffrax (8, 0.3 s; dense LU) | 1.22 | 0.27 | thunk |
 | ``simulate`` ExpEuler, Diffrax loop (256, 0.2 s) | 153 | 159 | thunk (no gain) |
 | ``ExpEuler`` fast path, float64 (4,096, 0.5 s) | 206 | 450 | classic |
@@ -42,7 +44,7 @@ CLASSIC_CPU = {"xla_cpu_use_thunk_runtime": False}
 MIN_NEURON_SECONDS = {"queue": 5000.0, "vmap": 200.0}
 """Smallest job (members x seconds of model time) compiled for the classic runtime, per engine:
 near the break-even of the extra compile time against the faster run (work queue: Tsit5 ~6,000,
-Kvaerno5 ~2,000 neuron-s; vmapped Tsit5 ~300, ExpEuler ~100)."""
+Kvaerno5 ~2,000 neuron-s; the float64 ExpEuler fast path ~100)."""
 
 
 @functools.cache
@@ -64,7 +66,7 @@ def prefers_classic_cpu(solver, engine: str = "vmap") -> bool:
         return True
     if isinstance(solver, ExpEuler):
         return solver.fast and solver.table_mode is None and solver.dtype == "float64"
-    return not solver.implicit
+    return False  # vmapped Diffrax solves: the classic runtime lost at benchmark size
 
 
 def use_classic_cpu(solver, engine: str, neuron_seconds: float) -> bool:
