@@ -20,12 +20,14 @@ Measured on 2 cores (2 host devices), Prinz cells, neuron-s/s, thunk -> classic:
 | ``ExpEuler`` fast path, float64 (4,096, 0.5 s) | 206 | 450 | classic |
 | ``ExpEuler`` fast path, float32 | 628 | 474 | thunk |
 | ``ExpEuler`` tabulated (gathers), float64 / float32 | 912 / 1,421 | 325 / 554 | thunk |
+| demo sweep, queue engine (256 members, 20 s; with Diffrax traces) | 52 s | 156 s | thunk |
 
 The adaptive loops are made of many small kernels (64 slots, 13 states), whose launches dominate
 on the thunk runtime; gathers and LAPACK calls run faster on it. The classic runtime compiles
 about twice as slowly (work-queue programs: Tsit5 3.9 -> 7.7 s, Kvaerno5 6.6 -> 12.8 s; the
 vmapped ones +0.2 s), so it is only used for jobs large enough to win it back
-(:data:`MIN_NEURON_SECONDS`); a sweep decides per chunk.
+(:data:`MIN_NEURON_SECONDS`). Sweep chunk programs stay on the default runtime (they also save
+traces through Diffrax: last row of the table).
 """
 
 from __future__ import annotations
