@@ -26,7 +26,7 @@ import numpy as np
 from jax.sharding import Mesh, PartitionSpec
 
 from ..models.base import evaluate_stimulus
-from .runtime import MIN_NEURON_SECONDS, runtime_jit
+from .runtime import runtime_jit, use_classic_cpu
 from .tabulated import kinetics_table, make_tabulated_step, vmapped_border_rows
 
 __all__ = ["fixed_step_plan", "solve_fixed_members"]
@@ -153,14 +153,9 @@ def _member_specs(axes, tree):
     )  # fmt: skip
 
 
-def _fixed_classic(model, stim, y0, k, w, in_axes, t0, n_steps, h, interp, states, final, n_dev, gaps, table_mode):
-    """Untabulated float64 runs faster on XLA's classic CPU runtime, for jobs large enough (runtime.py)."""
-    big = y0.shape[0] * n_steps * h / 1000.0 >= MIN_NEURON_SECONDS["vmap"]
-    return table_mode is None and y0.dtype == jnp.float64 and big
-
-
-@runtime_jit(classic=_fixed_classic)
-def _solve_fixed(model, stim, y0, k, w, in_axes, t0, n_steps, h, interp, states, final, n_dev, gaps, table_mode):
+@runtime_jit(classic=lambda *args: args[-1])  # classic_cpu: decided by the caller (runtime.py)
+def _solve_fixed(model, stim, y0, k, w, in_axes, t0, n_steps, h, interp, states, final, n_dev, gaps, table_mode,
+                 classic_cpu):  # fmt: skip
     model_axes, stim_axes = in_axes
     dtype = y0.dtype
 
@@ -177,19 +172,8 @@ def _solve_fixed(model, stim, y0, k, w, in_axes, t0, n_steps, h, interp, states,
         if n <= block:
             return solve(model, stim, y0)
         # members in blocks, one after the other: the working set of a block stays in cache
-        pad = (-n) % block
-        if pad:
-            model, stim, y0 = (_pad_members(x, ax, pad) for x, ax in ((model, model_axes), (stim, stim_axes), (y0, 0)))
-        nb = (n + pad) // block
-        # only the per-member leaves are cut into blocks; shared leaves are closed over
-        (m_mem, m_shared), (s_mem, s_shared) = _by_axis(model, model_axes), _by_axis(stim, stim_axes)
-        blocks = jax.tree_util.tree_map(lambda v: v.reshape((nb, block) + v.shape[1:]), (m_mem, s_mem, y0))
-
-        def one_block(b):
-            bm, bs, by = b
-            return solve(eqx.combine(bm, m_shared), eqx.combine(bs, s_shared), by)
-
-        saved, yT = jax.lax.map(one_block, blocks)
+        nb = -(-n // block)
+        saved, yT = map_member_blocks(solve, model, stim, (y0,), (model_axes, stim_axes), nb, block)
         member_axis = 1 if (states == "all") else 0  # of one block's ``saved``: (n, T) or (n_states, n, T)
         saved = jnp.moveaxis(saved, 0, member_axis)  # blocks next to the member axis
         saved = saved.reshape(saved.shape[:member_axis] + (nb * block,) + saved.shape[member_axis + 2 :])
@@ -234,7 +218,8 @@ def solve_fixed_members(model, stim, y0, ts, in_axes, t0, t_end, solver, states,
     step_gaps = np.diff(k_np)
     gaps = (int(k_np[0]), int(step_gaps.max(initial=0)), bool(np.all(step_gaps == step_gaps[:1])), int(n_steps - k_np[-1]))
     saved, y_final, status = _solve_fixed(model, stim, y0, k_, w_, in_axes, float(t0), n_steps, float(h),
-                                          bool(np.any(w > 0)), states, final, n_dev, gaps, solver.table_mode)  # fmt: skip
+                                          bool(np.any(w > 0)), states, final, n_dev, gaps, solver.table_mode,
+                                          use_classic_cpu(solver, "vmap", n * (t_end - t0) / 1000.0))  # fmt: skip
     if pad:
         saved, y_final, status = saved[:n], y_final[:n], status[:n]
     num_steps = jnp.full((n,), n_steps, dtype=jnp.int32)
@@ -246,6 +231,26 @@ def _block_size():
     tabulated float64 at 10,000 members ran at 438 neuron-s/s in one block against 669 at 1,000),
     unbounded on accelerators."""
     return 1024 if jax.default_backend() == "cpu" else 1 << 62
+
+
+def map_member_blocks(fn, model, stim, arrays, in_axes, nb, block):
+    """``fn(model, stim, *arrays)`` on ``nb`` blocks of ``block`` members, one after the other
+    (``jax.lax.map``); ``arrays`` have members on axis 0. The members are padded to ``nb * block``
+    by repeating the first; only per-member leaves are cut into blocks, shared ones are closed
+    over. Returns ``fn``'s outputs with a leading block axis."""
+    model_axes, stim_axes = in_axes
+    pad = nb * block - arrays[0].shape[0]
+    if pad:
+        model, stim = _pad_members(model, model_axes, pad), _pad_members(stim, stim_axes, pad)
+        arrays = tuple(_pad_members(a, 0, pad) for a in arrays)
+    (m_mem, m_shared), (s_mem, s_shared) = _by_axis(model, model_axes), _by_axis(stim, stim_axes)
+    blocks = jax.tree_util.tree_map(lambda v: v.reshape((nb, block) + v.shape[1:]), (m_mem, s_mem) + tuple(arrays))
+
+    def one_block(b):
+        bm, bs, *ba = b
+        return fn(eqx.combine(bm, m_shared), eqx.combine(bs, s_shared), *ba)
+
+    return jax.lax.map(one_block, blocks)
 
 
 def _by_axis(x, axes):

@@ -28,7 +28,8 @@ import numpy as np
 from jax.sharding import Mesh, PartitionSpec
 
 from ..models.base import evaluate_stimulus
-from .fixed import _by_axis, _member_specs, _n_devices, _pad_members
+from .fixed import _member_specs, _n_devices, _pad_members, map_member_blocks
+from .tabulated import vmapped_border_rows
 from .runtime import MIN_NEURON_SECONDS, runtime_jit
 from .steppers import esdirk_step, esdirk_tables, explicit_step, scaled_rms
 
@@ -121,12 +122,8 @@ def _queue_local(model, stim, y0, jumps, model_axes, stim_axes, cfg):
 
     def border_rhs(m, s, t, yT):
         """The V (and Ca) rows of ``rhs`` from the model's ``_border_rows`` (no gate kinetics)."""
-
-        def one(mm, y, ss, tt):
-            A, B = mm._border_rows(y, evaluate_stimulus(ss, tt))
-            return jnp.stack(A) - jnp.stack(B) * y[: len(A)]
-
-        return jax.vmap(one, in_axes=(model_axes, 1, stim_axes, 0), out_axes=1)(m, yT, s, t)
+        A, B = vmapped_border_rows(m, model_axes)(yT, jax.vmap(evaluate_stimulus, in_axes=(stim_axes, 0))(s, t))
+        return A - B * yT[: A.shape[0]]
 
     has_border_rows = hasattr(model, "_border_rows")
 
@@ -249,17 +246,11 @@ def _queue_blocks(model, stim, y0, jumps, model_axes, stim_axes, cfg):
     if nb == 1:
         return _queue_local(model, stim, y0, jumps, model_axes, stim_axes, cfg)
     block = -(-n // nb)
-    pad = nb * block - n
-    if pad:
-        model, stim, y0, jumps = (_pad_members(x, ax, pad) for x, ax in ((model, model_axes), (stim, stim_axes), (y0, 0), (jumps, 0)))
-    (m_mem, m_shared), (s_mem, s_shared) = _by_axis(model, model_axes), _by_axis(stim, stim_axes)
-    blocks = jax.tree_util.tree_map(lambda v: v.reshape((nb, block) + v.shape[1:]), (m_mem, s_mem, y0, jumps))
 
-    def one(b):
-        bm, bs, by, bj = b
-        return _queue_local(eqx.combine(bm, m_shared), eqx.combine(bs, s_shared), by, bj, model_axes, stim_axes, cfg)
+    def one(m, s, y, j):
+        return _queue_local(m, s, y, j, model_axes, stim_axes, cfg)
 
-    out = jax.lax.map(one, blocks)
+    out = map_member_blocks(one, model, stim, (y0, jumps), (model_axes, stim_axes), nb, block)
     return {k: v.reshape((nb * block,) + v.shape[2:])[:n] for k, v in out.items()}
 
 
