@@ -1,11 +1,15 @@
-"""jaxneuron: conductance-based neuron models as pure JAX vector fields, simulated with Diffrax.
+"""jaxneuron: conductance-based neuron models as pure JAX vector fields, simulated and swept by the million.
 
-Importing jaxneuron switches JAX to float64 (``jax_enable_x64``): implicit solvers need it.
+Importing jaxneuron switches JAX to float64 (``jax_enable_x64``: implicit solvers need it) and,
+unless JAX has started or the user chose a count, gives JAX one CPU device per core so that
+every engine uses every core (:mod:`jaxneuron._devices`; :func:`use_cores` to choose).
 """
 
 from ._config import enable_float64
+from ._devices import default_cores, use_cores as use_cores
 
 enable_float64()
+default_cores()
 
 from . import channels, models, solvers, stimulus  # noqa: E402
 from .models import (  # noqa: E402
@@ -13,15 +17,19 @@ from .models import (  # noqa: E402
     PRINZ2003_SETS as PRINZ2003_SETS,
     PRINZ2004_CELLS as PRINZ2004_CELLS,
     STG_CONDUCTANCES as STG_CONDUCTANCES,
+    AbstractModel as AbstractModel,
     AbstractNeuron as AbstractNeuron,
+    Event as Event,
+    TableKinetics as TableKinetics,
     HodgkinHuxley as HodgkinHuxley,
     Liu1998 as Liu1998,
     Prinz2003 as Prinz2003,
     make_model as make_model,
 )
-from .simulate import STATUS as STATUS, SaveAt as SaveAt, Solution as Solution, simulate as simulate  # noqa: E402
-from .spiking import SpikeSolution as SpikeSolution, activity_from_spikes as activity_from_spikes  # noqa: E402
-from .spiking import simulate_spikes as simulate_spikes  # noqa: E402
+from .simulate import STATUS as STATUS, SaveAt as SaveAt, Solution as Solution, Status as Status  # noqa: E402
+from .simulate import simulate as simulate  # noqa: E402
+from .spiking import activity_from_spikes as activity_from_spikes  # noqa: E402
+from .solvers import DiffraxEngine as DiffraxEngine, QueueEngine as QueueEngine  # noqa: E402
 from .solvers import ExpEuler as ExpEuler, Kvaerno3 as Kvaerno3, Kvaerno5 as Kvaerno5, Tsit5 as Tsit5  # noqa: E402
 from .stimulus import (  # noqa: E402
     Constant as Constant,

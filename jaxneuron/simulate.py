@@ -1,207 +1,147 @@
-"""``simulate``: the one pure entry point that integrates a (batched) neuron model.
+"""``simulate``: the one pure entry point that integrates a (batched) model.
 
 A batched model (parameter fields with a leading batch shape), batched stimulus amplitudes and
-per-member initial states are broadcast together, folded into one member axis and solved with
-``jax.vmap`` around ``diffrax.diffeqsolve``, so every member keeps its own adaptive step size.
-No member can abort the batch: the solve runs with ``throw=False`` and each member gets a
-status code (``STATUS``).
+per-member initial states are broadcast together and folded into one member axis
+(:mod:`jaxneuron.solvers.members`); an *engine* runs the members (:mod:`jaxneuron.solvers.engines`):
+by default the work queue, where no member waits for another and every local device (every CPU
+core, see :mod:`jaxneuron._devices`) takes a share. No member can abort the batch: each gets a
+status code (:class:`~jaxneuron.Status`).
 """
 
 from __future__ import annotations
 
 import math
 
-import diffrax
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._batching import batch_shape_of, flatten_members
 from ._config import check_float64
-from .models.base import AbstractNeuron, evaluate_stimulus
-from .solvers import AbstractSolverChoice, ExpEuler, Kvaerno5, NeuronTerm
-from .solvers.fixed import solve_fixed_members
-from .solvers.runtime import runtime_jit, use_classic_cpu
-from .solvers.sharding import shard_members
-from .solvers.tabulated import supports_tables
-from .stimulus import as_stimulus
+from ._devices import warn_if_one_core
+from .analysis.spikes import DEFAULT_MAX_SPIKES, DEFAULT_THRESHOLD
+from .models.interface import AbstractModel
+from .solvers import AbstractEngine, AbstractSolverChoice, Kvaerno5, QueueEngine
+from .solvers.members import prepare_members
+from .solvers.status import STATUS, Status
 
-__all__ = ["simulate", "SaveAt", "Solution", "STATUS"]
-
-STATUS = {0: "ok", 1: "max_steps reached", 2: "non-finite state", 3: "solver failure"}
-"""Per-member status codes of :class:`Solution`."""
+__all__ = ["simulate", "SaveAt", "Solution", "STATUS", "Status"]
 
 
 class SaveAt(eqx.Module):
-    """What to save. ``SaveAt(t0=..., dt=..., states="V" | "all")`` samples every ``dt`` ms from
-    ``t0`` ms (default: the start of the simulation) to the end; ``SaveAt(final=True)`` keeps
-    only the final state (``Solution.V`` then holds the final V, one sample)."""
+    """What :func:`simulate` records, besides the final state and status (always kept).
 
-    t0: float | None = None
-    dt: float = 0.1
-    states: str = "V"
-    final: bool = False
-
-    def __check_init__(self):
-        if self.states not in ("V", "all"):
-            raise ValueError(f"SaveAt.states must be 'V' or 'all', got {self.states!r}")
-        if not self.final and not (math.isfinite(self.dt) and self.dt > 0):
-            raise ValueError(f"SaveAt.dt must be a positive number of ms, got {self.dt!r}")
-
-    def times(self, t0: float, t_end: float) -> np.ndarray:
-        if self.final:
-            return np.array([t_end])
-        start = t0 if self.t0 is None else float(self.t0)
-        if not (t0 <= start <= t_end):
-            raise ValueError(f"SaveAt.t0 must lie in the simulated interval [{t0}, {t_end}] ms, got {start}")
-        n = int(math.floor((t_end - start) / self.dt + 1e-9)) + 1
-        return start + self.dt * np.arange(n)
-
-
-class _StaticTimes:
-    """Save times passed to the jitted solvers as a *static* (hashable) argument.
-
-    Save times are a pure function of the protocol, so they belong in the compiled program as
-    constants: this keeps ``simulate`` usable inside an outer ``jit`` (e.g. a sweep's chunk
-    function) without diffrax host callbacks on traced save times, which would also stop JAX's
-    persistent compilation cache from storing the program. ``np.asarray``/``jnp.asarray`` give
-    the array.
+    * ``transient`` (ms, >= 0): the first ``transient`` ms after ``t0`` are simulated but not
+      recorded: the window starts at ``t0 + transient``.
+    * ``save_dt`` (ms, > 0): the trace is saved at ``t0 + transient + k save_dt <= t_end``.
+    * ``states``: ``"V"`` (the membrane potentials), ``"all"`` (every state) or ``None`` (no trace).
+    * ``spikes``: record spike times (upward crossings of ``threshold``, mV, by each membrane
+      potential, located on the solver's interpolant) in the window, at most ``max_spikes`` per
+      voltage (``n_spikes`` counts them all), and the V range over the window.
     """
 
-    def __init__(self, ts: np.ndarray, dtype):
-        self._ts = np.asarray(ts, dtype=dtype)
-        self._key = (self._ts.dtype.str, self._ts.shape, self._ts.tobytes())
-        self._hash = hash(self._key)
+    transient: float = 0.0
+    save_dt: float = 0.1
+    states: str | None = "V"
+    spikes: bool = False
+    threshold: float = DEFAULT_THRESHOLD
+    max_spikes: int = DEFAULT_MAX_SPIKES
 
-    def __array__(self, dtype=None, copy=None):
-        return self._ts if dtype is None else self._ts.astype(dtype)
+    def __check_init__(self):
+        if self.states not in ("V", "all", None):
+            raise ValueError(f"SaveAt.states must be 'V', 'all' or None (no trace), got {self.states!r}")
+        if not (isinstance(self.save_dt, (int, float)) and math.isfinite(self.save_dt) and self.save_dt > 0):
+            raise ValueError(f"SaveAt.save_dt must be a positive number of ms, got {self.save_dt!r}")
+        if not (isinstance(self.transient, (int, float)) and math.isfinite(self.transient) and self.transient >= 0):
+            raise ValueError(f"SaveAt.transient must be a finite number of ms >= 0, got {self.transient!r}")
+        if not isinstance(self.spikes, bool):
+            raise ValueError(f"SaveAt.spikes must be True or False, got {self.spikes!r}")
+        if not (isinstance(self.threshold, (int, float)) and math.isfinite(self.threshold)):
+            raise ValueError(f"SaveAt.threshold must be a finite voltage (mV), got {self.threshold!r}")
+        if not (isinstance(self.max_spikes, int) and self.max_spikes >= 2):
+            raise ValueError(f"SaveAt.max_spikes must be an integer >= 2, got {self.max_spikes!r}")
 
-    def __len__(self):
-        return self._ts.shape[0]
-
-    def __hash__(self):
-        return self._hash
-
-    def __eq__(self, other):
-        return isinstance(other, _StaticTimes) and self._key == other._key
+    def times(self, t0: float, t_end: float) -> np.ndarray:
+        """The save times (ms) of a simulation from ``t0`` to ``t_end`` (empty without a trace)."""
+        start = t0 + self.transient
+        if not start < t_end:
+            raise ValueError(f"SaveAt.transient must be shorter than the simulation (t_end - t0 = {t_end - t0} ms), "
+                             f"got {self.transient}")  # fmt: skip
+        if self.states is None:
+            return np.zeros((0,))
+        n = int(math.floor((t_end - start) / self.save_dt + 1e-9)) + 1
+        return start + self.save_dt * np.arange(n)
 
 
 class Solution(eqx.Module):
-    """Result of :func:`simulate`.
+    """Result of :func:`simulate`; per-member arrays have the batch shape first.
 
-    ``t``: saved times (ms), shape ``(n_times,)``; ``V``: membrane potential (mV), shape
-    ``(*batch, n_times)``; ``ys``: all states ``(*batch, n_times, n_states)`` when saved with
-    ``states="all"``, else ``None``; ``y_final``: ``(*batch, n_states)``; ``status``: int per
-    member (``STATUS``: 0 ok, 1 max_steps reached, 2 non-finite, 3 other solver failure);
-    ``num_steps``: steps taken per member.
+    * ``t`` (ms, ``(n_times,)``): the save times; ``V`` (mV): ``(*batch, n_times)`` for a model
+      with one membrane potential, ``(*batch, n_voltages, n_times)`` for several; ``ys``: every
+      state ``(*batch, n_times, n_states)`` when saved with ``states="all"``. ``None`` when not saved.
+    * ``y_final`` ``(*batch, n_states)``: the state at ``t_end``.
+    * ``status``: :class:`~jaxneuron.Status` code per member (0 ok); ``num_steps`` (attempted)
+      and ``num_accepted`` steps per member.
+    * with ``SaveAt(spikes=True)``: ``spike_times`` (ms, ``(*batch[, n_voltages], max_spikes)``,
+      NaN-padded), ``n_spikes`` (may exceed ``max_spikes``), ``v_min``/``v_max`` (mV, over the
+      accepted step points in the window); else ``None``.
+    * ``t0``, ``t_end``, ``transient`` (ms), ``threshold`` (mV) and ``state_names``.
     """
 
     t: jax.Array
-    V: jax.Array
+    V: jax.Array | None
     ys: jax.Array | None
     y_final: jax.Array
     status: jax.Array
     num_steps: jax.Array
+    num_accepted: jax.Array
+    spike_times: jax.Array | None
+    n_spikes: jax.Array | None
+    v_min: jax.Array | None
+    v_max: jax.Array | None
+    t0: float = eqx.field(static=True)
+    t_end: float = eqx.field(static=True)
+    transient: float = eqx.field(static=True)
+    threshold: float = eqx.field(static=True)
     state_names: tuple[str, ...] = eqx.field(static=True)
 
     @property
     def ok(self):
-        return self.status == 0
+        return self.status == Status.OK
 
 
-def _check_model(model):
-    if not isinstance(model, AbstractNeuron):
-        raise TypeError(f"simulate expects a jaxneuron model (e.g. jaxneuron.Prinz2003()), got {type(model).__name__}")
-
-
-def _status(result, y_final, saved):
-    code = jnp.where(result == diffrax.RESULTS.successful, 0, jnp.where(result == diffrax.RESULTS.max_steps_reached, 1, 3))
-    finite = jnp.all(jnp.isfinite(y_final)) & jnp.all(jnp.isfinite(saved))
-    return jnp.where((code == 0) & ~finite, 2, code)
-
-
-def _members_classic(model, stim, y0, ts, in_axes, t0, t_end, solver, states, final):
-    """Whether this solve is compiled for XLA's classic CPU runtime (:mod:`jaxneuron.solvers.runtime`)."""
-    return use_classic_cpu(solver, "vmap", y0.shape[0] * (t_end - t0) / 1000.0)
-
-
-@runtime_jit(classic=_members_classic)
-def _solve_members(model, stim, y0, ts, in_axes, t0, t_end, solver, states, final):
-    ts = jnp.asarray(np.asarray(ts))  # a constant of the compiled program (see _StaticTimes)
-    dsolver = solver.diffrax_solver()
-    max_steps = solver.n_max_steps(t0, t_end)
-    dt0 = solver.dt0(t0, t_end)
-
-    def one(model, stim, y0):
-        term = NeuronTerm(model.vector_field, linear_form_fn=lambda t, y, a: model.linear_form(y, evaluate_stimulus(a, t)))
-        jump_ts = None if stim is None else stim.jump_times()
-        fn = (lambda t, y, a: y) if states == "all" else (lambda t, y, a: y[0])
-        if final:
-            saveat = diffrax.SaveAt(t1=True)
-        else:
-            saveat = diffrax.SaveAt(subs=[diffrax.SubSaveAt(ts=ts, fn=fn), diffrax.SubSaveAt(t1=True)])
-        sol = diffrax.diffeqsolve(
-            term, dsolver, t0, t_end, dt0, y0, args=stim, saveat=saveat,
-            stepsize_controller=solver.controller(jump_ts), max_steps=max_steps, throw=False,
-        )  # fmt: skip
-        if final:
-            y_final = sol.ys[-1]
-            saved = y_final if states == "all" else y_final[0]
-            saved = saved[None]
-        else:
-            saved, y_last = sol.ys
-            y_final = y_last[-1]
-        return saved, y_final, _status(sol.result, y_final, saved), sol.stats["num_steps"]
-
-    model_axes, stim_axes = in_axes
-    return jax.vmap(one, in_axes=(model_axes, stim_axes, 0))(model, stim, y0)
-
-
-def prepare_members(model, y0, stimulus, dtype, *, model_member_axis: bool = False):
-    """Broadcast ``model``, ``stimulus`` and ``y0`` (``None``: the model's default) to one batch,
-    fold it into a leading member axis and cast to ``dtype``. Returns ``(batch, model_flat,
-    stim_flat, y0_flat (n, n_states), (model_axes, stim_axes))``. ``model_member_axis``: give
-    the model a member axis even for a single member (engines that gather members by index)."""
-    stim = as_stimulus(stimulus)
-    y0 = model.default_y0() if y0 is None else jnp.asarray(y0, dtype=float)
-    if y0.shape[-1:] != (model.n_states,):
-        raise ValueError(f"y0 must have the {model.n_states} states {model.state_names} on its last axis, got shape {y0.shape}")
-    try:
-        batch = tuple(np.broadcast_shapes(model.batch_shape, batch_shape_of(stim), y0.shape[:-1]))
-    except ValueError:
-        raise ValueError(
-            f"batch shapes do not broadcast: model {model.batch_shape}, stimulus {batch_shape_of(stim)}, y0 {y0.shape[:-1]}"
-        ) from None
-    n = int(math.prod(batch))
-    model_flat, model_axes = flatten_members(model, batch if (batch or not model_member_axis) else (1,))
-    stim_flat, stim_axes = flatten_members(stim, batch)
-    y0_flat = jnp.broadcast_to(y0, batch + (model.n_states,)).reshape(n, model.n_states)
-    cast = lambda tree: jax.tree_util.tree_map(lambda x: x.astype(dtype) if eqx.is_inexact_array(x) else x, tree)  # noqa: E731
-    return batch, cast(model_flat), cast(stim_flat), y0_flat.astype(dtype), (model_axes, stim_axes)
-
-
-def simulate(model, *, y0=None, t_end, stimulus=None, save: SaveAt | None = None,
-             solver: AbstractSolverChoice | None = None, t0: float = 0.0) -> Solution:  # fmt: skip
+def simulate(model, *, t_end, y0=None, stimulus=None, save: SaveAt | None = None,
+             solver: AbstractSolverChoice | None = None, engine: AbstractEngine | None = None,
+             t0: float = 0.0) -> Solution:  # fmt: skip
     """Integrate ``model`` from ``t0`` to ``t_end`` (ms).
 
     Args:
-        model: a jaxneuron model; any parameter field may carry a batch shape.
-        y0: initial state ``(..., n_states)``: one state for every member or one per member.
-            ``None``: the model's documented default (``model.default_y0()``).
+        model: a jaxneuron model (:class:`~jaxneuron.models.interface.AbstractModel`); any
+            parameter field may carry a batch shape (one value per member).
         t_end: end time (ms), > ``t0``.
+        y0: initial state ``(..., n_states)``: one for every member or one per member.
+            ``None``: the model's documented default (``model.default_y0()``).
         stimulus: ``None``, a constant (uA/cm^2, inward positive, may be a per-member array), a
             :mod:`jaxneuron.stimulus` object (amplitudes may be batched) or a callable ``t -> I``.
         save: a :class:`SaveAt` (default: V every 0.1 ms from ``t0``).
-        solver: a solver choice (default :class:`jaxneuron.Kvaerno5` with rtol = atol = 1e-6).
+        solver: :class:`~jaxneuron.Kvaerno5` (default, rtol = atol = 1e-6), ``Kvaerno3``,
+            ``Tsit5`` or ``ExpEuler``.
+        engine: :class:`~jaxneuron.QueueEngine` (default: no lock-step between members, every
+            local device) or :class:`~jaxneuron.DiffraxEngine` (vmapped Diffrax: for
+            reverse-mode gradients, ``jax.grad``, through adaptive solvers).
+        t0: start time (ms).
 
     Returns a :class:`Solution`; never raises because one member failed (see ``status``).
     """
-    _check_model(model)
+    if not isinstance(model, AbstractModel):
+        raise TypeError(f"simulate expects a jaxneuron model (e.g. jaxneuron.Prinz2003()), got {type(model).__name__}")
     save = SaveAt() if save is None else save
     solver = Kvaerno5() if solver is None else solver
+    engine = QueueEngine() if engine is None else engine
     if not isinstance(solver, AbstractSolverChoice):
         raise TypeError(f"solver must be one of jaxneuron.Kvaerno5/Kvaerno3/Tsit5/ExpEuler, got {solver!r}")
+    if not isinstance(engine, AbstractEngine):
+        raise TypeError(f"engine must be jaxneuron.QueueEngine() or jaxneuron.DiffraxEngine(), got {engine!r}")
     if not isinstance(save, SaveAt):
         raise TypeError(f"save must be a jaxneuron.SaveAt, got {save!r}")
     t0, t_end = float(t0), float(t_end)
@@ -209,28 +149,32 @@ def simulate(model, *, y0=None, t_end, stimulus=None, save: SaveAt | None = None
         raise ValueError(f"t_end must be a finite time (ms) greater than t0 = {t0}; got t_end = {t_end}")
     dtype = check_float64(solver)
     ts = save.times(t0, t_end)
-
     batch, model_flat, stim_flat, y0_flat, in_axes = prepare_members(model, y0, stimulus, dtype)
-    args = (model_flat, stim_flat, y0_flat, _StaticTimes(ts, dtype), in_axes, t0, t_end, solver, save.states,
-            save.final)  # fmt: skip
-    if isinstance(solver, ExpEuler) and solver.tabulated:
-        if not supports_tables(model):
-            raise ValueError(f"ExpEuler.tabulated needs V-only gate kinetics (Prinz2003, Liu1998); "
-                             f"{type(model).__name__} has none: use tabulated=False")  # fmt: skip
-        if not solver.uses_fast_path(t0, t_end):
-            raise ValueError("ExpEuler.tabulated runs on the fast path, which max_steps would cut here: "
-                             "raise max_steps or use tabulated=False")  # fmt: skip
-    if isinstance(solver, ExpEuler) and solver.uses_fast_path(t0, t_end):
-        saved, y_final, status, num_steps = solve_fixed_members(*args)
-    else:
-        saved, y_final, status, num_steps = shard_members(_solve_members, *args, classic_cpu=_members_classic(*args))
+    warn_if_one_core(y0_flat.shape[0])
+    out = engine.solve(model_flat, stim_flat, y0_flat, in_axes, ts=ts, t0=t0, t_end=t_end, solver=solver, save=save)
+    return _solution(out, batch, model, ts, dtype, save, t0, t_end)
+
+
+def _solution(out, batch, model, ts, dtype, save, t0, t_end) -> Solution:
+    r = lambda x, tail=(): x.reshape(batch + tail)  # noqa: E731
+    nv = len(model.voltage_states)
+    V = ys = None
     if save.states == "all":
-        ys = saved.reshape(batch + saved.shape[1:])
-        V = ys[..., 0]
-    else:
-        ys = None
-        V = saved.reshape(batch + saved.shape[1:])
+        ys = r(out["saved"], out["saved"].shape[1:])
+        V = jnp.moveaxis(ys[..., list(model.voltage_states)], -1, -2)
+    elif save.states == "V":
+        V = jnp.moveaxis(r(out["saved"], out["saved"].shape[1:]), -1, -2)  # (*batch, n_v, n_times)
+    if V is not None and nv == 1:
+        V = V[..., 0, :]
+    spikes = {}
+    if save.spikes:
+        squeeze = (lambda x: x[..., 0, :]) if nv == 1 else (lambda x: x)  # noqa: E731
+        flat = (lambda x: x[..., 0]) if nv == 1 else (lambda x: x)  # noqa: E731
+        spikes = dict(spike_times=squeeze(r(out["times"], out["times"].shape[1:])), n_spikes=flat(r(out["count"], (nv,))),
+                      v_min=flat(r(out["v_min"], (nv,))), v_max=flat(r(out["v_max"], (nv,))))  # fmt: skip
     return Solution(
-        t=jnp.asarray(ts, dtype=dtype), V=V, ys=ys, y_final=y_final.reshape(batch + (model.n_states,)),
-        status=status.reshape(batch), num_steps=num_steps.reshape(batch), state_names=model.state_names,
+        t=jnp.asarray(ts, dtype=dtype), V=V, ys=ys, y_final=r(out["y_final"], (model.n_states,)), status=r(out["status"]),
+        num_steps=r(out["steps"]), num_accepted=r(out["accepted"]), spike_times=spikes.get("spike_times"),
+        n_spikes=spikes.get("n_spikes"), v_min=spikes.get("v_min"), v_max=spikes.get("v_max"), t0=t0, t_end=t_end,
+        transient=float(save.transient), threshold=float(save.threshold), state_names=model.state_names,
     )  # fmt: skip

@@ -20,9 +20,9 @@ model = "hh"
 seed = 0
 chunk_size = 256
 [protocol]
-transient_ms = 10.0
-window_ms = 40.0
-save_dt_ms = 0.1
+transient = 10.0
+window = 40.0
+save_dt = 0.1
 [solver]
 name = "expeuler"
 dt = 0.025

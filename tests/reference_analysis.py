@@ -12,7 +12,7 @@ import math
 import numpy as np
 from scipy.integrate import cumulative_trapezoid
 
-LABELS = ("silent", "tonic", "bursting", "irregular")
+LABELS = ("silent", "tonic", "bursting", "irregular", "undetermined")
 
 DEFAULTS = dict(
     threshold=-10.0, max_spikes=2048, min_spikes=2, min_isis=3, regularity_tol=0.05, modulation_ratio=5.0,
@@ -136,8 +136,24 @@ def analyze(t, v, **options):
         )  # fmt: skip
         r["duty_cycle"] = r["burst_duration"] / r["burst_period"]
         return r
-    r["label"] = 3
-    r["too_short"] = len(isis) < o["min_isis"] or (not modulated and len(complete) < o["min_bursts"])
+    # undetermined: too few ISIs; or ISIs within a factor 5 and an edge silence that long (one
+    # episode of firing); or long silences between spikes (not modulated tonic) and too few complete
+    # bursts, or every other bursting test passed but a 2- or 3-burst pattern had < 2 periods to compare
+    other_tests_pass = (
+        len(complete) >= 2
+        and min(len(b) for b in complete) >= o["min_spikes_per_burst"]
+        and lead <= (1 + ptol) * max(periods)
+        and trail <= (1 + ptol) * max(periods)
+    )
+    untested = other_tests_pass and len(complete) < o["max_bursts_per_period"] + 2
+    one_episode = modulated and max(lead, trail) >= o["modulation_ratio"] * min(isis)
+    too_short = (
+        len(isis) < o["min_isis"]
+        or one_episode
+        or (not modulated and (len(complete) < o["min_bursts"] or untested))
+    )
+    r["label"] = 4 if too_short else 3
+    r["too_short"] = too_short
     return r
 
 

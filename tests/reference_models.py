@@ -87,6 +87,55 @@ def prinz_steady(g, V=-50.0, Ca=0.05):
     return np.array([V, Ca] + [xi for xi, _ in prinz_inf_tau(V, Ca)])
 
 
+
+# --- Liu 1998 (spec section 4) -----------------------------------------------------------------
+
+LIU_CA_FLUX = 0.94  # uM per (uA/cm^2): (20 ms) d[Ca]/dt = -0.94 i_Ca - [Ca] + 0.05
+LIU_XOLOTL_BURSTER = (183.1, 2.3, 2.7, 24.6, 98.0, 61.0, 1.01, 0.099)  # xolotl BurstingNeuron('liu'), mS/cm^2
+
+
+def liu_inf_tau(V, Ca):
+    """(x_inf, tau) of the 11 gates in jaxneuron's state order (Liu 1998 table, spec section 4;
+    steady states as Prinz's except H)."""
+    return [
+        (_bz(V, 25.5, -5.29), 1.32 - 1.26 * _bz(V, 120.0, -25.0)),
+        (_bz(V, 48.9, 5.18), 0.67 * _bz(V, 62.9, -10.0) * (1.5 + _bz(V, 34.9, 3.6))),
+        (_bz(V, 27.1, -7.2), 21.7 - 21.3 * _bz(V, 68.1, -20.5)),
+        (_bz(V, 32.1, 5.5), 105.0 - 89.8 * _bz(V, 55.0, -16.9)),
+        (_bz(V, 33.0, -8.1), 1.4 + 7.0 / (np.exp((V + 27.0) / 10.0) + np.exp((V + 70.0) / -13.0))),
+        (_bz(V, 60.0, 6.2), 60.0 + 150.0 / (np.exp((V + 55.0) / 9.0) + np.exp((V + 65.0) / -16.0))),
+        (_bz(V, 27.2, -8.7), 11.6 - 10.4 * _bz(V, 32.9, -15.2)),
+        (_bz(V, 56.9, 4.9), 38.6 - 29.2 * _bz(V, 38.9, -26.5)),
+        (Ca / (Ca + 3.0) * _bz(V, 28.3, -12.6), 90.3 - 75.1 * _bz(V, 46.0, -22.7)),
+        (_bz(V, 12.3, -11.8), 7.2 - 6.4 * _bz(V, 28.3, -19.2)),
+        (_bz(V, 70.0, 6.0), 272.0 + 1499.0 * _bz(V, 42.2, -8.73)),
+    ]
+
+
+def liu_rhs(t, y, g, I_ext=0.0):
+    """Liu 1998 with fixed conductances (per unit capacitance), tau_Ca = 20 ms, dynamic E_Ca."""
+    V, Ca = y[0], y[1]
+    mNa, hNa, mCaT, hCaT, mCaS, hCaS, mA, hA, mKCa, mKd, mH = y[2:]
+    gNa, gCaT, gCaS, gA, gKCa, gKd, gH, gL = g
+    ECa = NERNST_MV * np.log(3000.0 / Ca)
+    iCa = (gCaT * mCaT**3 * hCaT + gCaS * mCaS**3 * hCaS) * (V - ECa)
+    i = (
+        gNa * mNa**3 * hNa * (V - 50.0)
+        + iCa
+        + (gA * mA**3 * hA + gKCa * mKCa**4 + gKd * mKd**4) * (V + 80.0)
+        + gH * mH * (V + 20.0)
+        + gL * (V + 50.0)
+    )
+    dy = [-i + I_ext, (-LIU_CA_FLUX * iCa - Ca + 0.05) / 20.0]
+    for x, (xi, tau) in zip(y[2:], liu_inf_tau(V, Ca)):
+        dy.append((xi - x) / tau)
+    return dy
+
+
+def liu_steady(V=-50.0, Ca=0.05):
+    return np.array([V, Ca] + [xi for xi, _ in liu_inf_tau(V, Ca)])
+
+
 def solve_reference(rhs, y0, t_end, t_eval, args=(), rtol=1e-10, atol=1e-10, method="LSODA"):
     """Tight scipy solve; returns (t, Y) with Y of shape (n_states, n_times)."""
     sol = solve_ivp(rhs, (0.0, t_end), y0, method=method, t_eval=t_eval, args=args, rtol=rtol, atol=atol)
@@ -109,3 +158,16 @@ def burst_stats(spikes, gap_ms):
     starts = spikes[np.r_[0, breaks + 1]]
     counts = np.diff(np.r_[0, breaks + 1, spikes.size])
     return np.diff(starts[1:]), counts[1:-1]  # drop the possibly truncated first/last bursts
+
+
+def reference_spike_times(rhs, y0, t_end, args=(), threshold=-10.0, rtol=1e-10, atol=1e-10, method="LSODA"):
+    """Upward crossings of ``threshold`` by V (state 0), located by scipy's event root finding on
+    a tight solve (accurate to the solve's tolerance, not to a save grid)."""
+
+    def crossing(t, y, *a):
+        return y[0] - threshold
+
+    crossing.direction = 1.0
+    sol = solve_ivp(rhs, (0.0, t_end), y0, method=method, args=args, rtol=rtol, atol=atol, events=crossing)
+    assert sol.success, sol.message
+    return sol.t_events[0]

@@ -3,22 +3,23 @@
 import numpy as np
 import xarray as xr
 
-# 9 Hodgkin-Huxley members (3 currents x 3 g_K): silent and tonic ones; cheap ExpEuler protocol.
+# 9 Hodgkin-Huxley members (3 currents x 3 g_K): silent and tonic ones; cheap ExpEuler protocol
+# on the default (queue) engine. Times in ms: t_end = 20 + 150 = 170.
 SMALL = """
 description = "small test sweep"
 model = "hh"
 seed = 5
 chunk_size = 4
 [protocol]
-transient_ms = 20.0
-window_ms = 150.0
-save_dt_ms = 0.1
+transient = 20.0
+window = 150.0
+save_dt = 0.1
 [solver]
 name = "expeuler"
 dt = 0.025
 [traces]
 keep = 4
-save_dt_ms = 0.2
+save_dt = 0.2
 [space]
 kind = "grid"
 [space.axes]
@@ -29,7 +30,7 @@ g_K = {linspace = [30.0, 40.0, 3]}
 # The same model over more chunks (for interrupting, resuming and sharding in subprocesses).
 MANY_CHUNKS = SMALL.replace("chunk_size = 4", "chunk_size = 2").replace(
     '{values = [0.0, 4.0, 10.0]}', '{linspace = [0.0, 12.0, 12]}'
-).replace("window_ms = 150.0", "window_ms = 400.0")
+).replace("window = 150.0", "window = 400.0")
 
 LAYOUT_ATTRS = {"created_utc", "device", "chunk_size", "n_chunks", "spec_path", "spec_toml"}
 

@@ -26,7 +26,7 @@ def jax_traces(names):
     g = np.array([CELLS[n] for n in names])
     model = jn.Prinz2003.from_conductances(g)
     sol = jn.simulate(
-        model, y0=model.steady_state(V=-50.0, Ca=0.05), t_end=T_END, save=jn.SaveAt(t0=T_TRANSIENT, dt=DT),
+        model, y0=model.steady_state(V=-50.0, Ca=0.05), t_end=T_END, save=jn.SaveAt(transient=T_TRANSIENT, save_dt=DT),
         solver=jn.Tsit5(rtol=1e-8, atol=1e-8),
     )  # fmt: skip
     assert np.all(np.asarray(sol.status) == 0)
@@ -61,7 +61,8 @@ def check_cells(names, rtol):
         rows.append((name, jn.ACTIVITY_LABELS[int(mine["label"])], ref.LABELS[other["label"]],
                      float(mine["burst_period"]), other["burst_period"], float(mine["isi_mean"]), other["isi_mean"]))  # fmt: skip
         assert int(mine["label"]) == other["label"], rows[-1]
-        assert not mine["too_short"] and not other["too_short"]
+        # 20 s after a 20 s transient decides every published cell: none is undetermined
+        assert not mine["too_short"] and not other["too_short"] and other["label"] != 4, rows[-1]
         if other["label"] == 2:  # bursting
             np.testing.assert_allclose(mine["burst_period"], other["burst_period"], rtol=PERIOD_RTOL, err_msg=name)
             assert int(mine["bursts_per_period"]) == other["bursts_per_period"], name

@@ -192,11 +192,12 @@ def test_jittered_bursts_are_irregular():
     assert int(act.n_bursts) == 0 and np.isnan(float(act.burst_period))
 
 
-def test_slow_burster_is_too_short():
+def test_slow_burster_is_undetermined():
     spikes = burst_train(5000.0 + 8000.0 * np.arange(2), 8, 30.0)  # period 8 s: 2 bursts in 20 s
     t, v = make_trace(spikes)
     act, _ = analyse_both(t, v)
-    assert int(act.label) == jn.analysis.IRREGULAR and bool(act.too_short)
+    assert int(act.label) == jn.analysis.UNDETERMINED and bool(act.too_short)
+    assert act.label_name == "undetermined" and int(act.n_bursts) == 0 and np.isnan(float(act.burst_period))
     # the same rhythm in an 80-s window is a burster
     spikes = burst_train(3000.0 + 8000.0 * np.arange(10), 8, 30.0)
     t, v = make_trace(spikes, t_end=80000.0)
@@ -205,11 +206,105 @@ def test_slow_burster_is_too_short():
     np.testing.assert_allclose(float(act.burst_period), 8000.0, rtol=1e-10)
 
 
-def test_firing_that_stops_is_not_tonic():
-    spikes = 5.0 + 50.0 * np.arange(100)  # 5 s of regular firing, then 15 s of silence
+def test_burster_1500ms_short_window_undetermined_long_window_bursting():
+    # 6 spikes 20 ms apart every 1500 ms from t = 300 ms (a Prinz-like burster)
+    def train(t_end):
+        spikes = burst_train(300.0 + 1500.0 * np.arange(int(t_end // 1500) + 1), 6, 20.0)
+        return make_trace(spikes[spikes < t_end - 1.0], t_end=t_end)
+
+    # 5-s window: theta = min(0.5 * 1400, 500) = 500 ms; lead 300 ms and trail 100 ms < theta, so
+    # only the bursts at 1800 and 3300 ms are complete: 2 < 3
+    act, row = analyse_both(*train(5000.0))
+    assert int(act.label) == jn.analysis.UNDETERMINED and bool(act.too_short) and row["label"] == 4
+    assert int(act.n_spikes) == 24 and np.isnan(float(act.burst_period))
+    text = format_activity(act)
+    assert text.splitlines()[0].startswith("activity: undetermined (window too short: 24 spikes in 5 s")
+    assert "make the window longer" in text and "irregular" not in text
+    # 30-s window: 19 complete bursts (the first is cut by the 300 ms lead)
+    act, _ = analyse_both(*train(30000.0))
+    assert int(act.label) == jn.analysis.BURSTING and not bool(act.too_short)
+    assert int(act.n_bursts) == 19 and int(act.bursts_per_period) == 1
+    np.testing.assert_allclose(float(act.burst_period), 1500.0, rtol=1e-10)
+    np.testing.assert_allclose(float(act.burst_duration), 100.0, rtol=1e-10)
+    np.testing.assert_allclose(float(act.spikes_per_burst), 6.0)
+
+
+def test_regular_burster_is_never_irregular_whatever_the_window():
+    # a regular burster (6 spikes 20 ms apart) with periods P from 0.5 to 6 s, cut anywhere by a
+    # 6-s window (3 phases): undetermined or bursting, never irregular; bursting once the window
+    # holds 5 periods, undetermined while it holds fewer than 2 (one compile: all in one batch)
+    W = 6000.0
+    periods = np.linspace(500.0, 6000.0, 23)
+    cases = [(p, f * p) for p in periods for f in (0.0, 0.27, 0.97)]
+    V = []
+    for p, phase in cases:
+        spikes = burst_train(phase - p + p * np.arange(int(W // p) + 3), 6, 20.0)
+        t, v = make_trace(spikes[(spikes > 0.5) & (spikes < W - 0.5)], t_end=W)
+        V.append(v)
+    act = jn.activity(t, np.stack(V))
+    labels = np.asarray(act.label)
+    for i, (p, phase) in enumerate(cases):
+        assert_same(as_dict(act, i), ref.analyze(t, V[i]), where=f"P={p}, phase={phase}")
+        if labels[i] == jn.analysis.BURSTING:
+            np.testing.assert_allclose(float(act.burst_period[i]), p, rtol=1e-10)
+        assert labels[i] in (jn.analysis.UNDETERMINED, jn.analysis.BURSTING), (p, phase, act.label_name[i])
+        if p <= W / 5:
+            assert labels[i] == jn.analysis.BURSTING, (p, phase)
+        if p > W / 2:
+            assert labels[i] == jn.analysis.UNDETERMINED and bool(act.too_short[i]), (p, phase)
+    assert np.array_equal(np.asarray(act.too_short), labels == jn.analysis.UNDETERMINED)
+
+
+def test_two_burst_pattern_needs_two_periods():
+    # start-to-start intervals alternating 700 / 1100 ms: 3 complete bursts test only k = 1
+    # (which fails); k = 2 needs 2 periods, i.e. 4 complete bursts
+    starts = 200.0 + np.cumsum(np.r_[0.0, np.tile([700.0, 1100.0], 3)])  # 200, 900, 2000, 2700, 3800, ...
+    spikes = burst_train(starts, 4, 15.0)
+    for t_end, label in ((3300.0, jn.analysis.UNDETERMINED), (4400.0, jn.analysis.BURSTING)):
+        t, v = make_trace(spikes[spikes < t_end - 1.0], t_end=t_end)
+        act, _ = analyse_both(t, v)
+        assert int(act.label) == label, (t_end, act.label_name)
+    # lead 200 ms < theta = 500 ms: the first burst is cut; complete: 900, 2000, 2700, 3800 ms
+    assert int(act.bursts_per_period) == 2 and int(act.n_bursts) == 4
+    np.testing.assert_allclose(float(act.burst_period), (1100.0 + 700.0 + 1100.0) / 3, rtol=1e-10)
+
+
+def test_random_isis_are_irregular_in_a_long_window():
+    # Poisson-like train (seeded): 5 ms dead time + exponential ISIs of mean 150 ms, 20-s window
+    rng = np.random.default_rng(7)
+    spikes = 40.0 + np.cumsum(5.0 + rng.exponential(150.0, 200))
+    spikes = spikes[spikes < T_END - 10]
+    t, v = make_trace(spikes)
+    act, row = analyse_both(t, v)
+    isis = np.diff(spikes)
+    assert isis.max() > 5 * isis.min()  # long silences: not modulated tonic
+    assert int(act.label) == jn.analysis.IRREGULAR and not bool(act.too_short) and row["label"] == 3
+    assert int(act.n_spikes) == spikes.size
+    np.testing.assert_allclose(float(act.isi_mean), isis.mean(), rtol=1e-10)
+    np.testing.assert_allclose(float(act.isi_cv), isis.std() / isis.mean(), rtol=1e-8)
+    # the first second of the same train (5 spikes, 1 complete burst) is too short to decide
+    n = int(round(1000.0 / DT)) + 1
+    short, _ = analyse_both(t[:n], v[:n])
+    assert int(short.label) == jn.analysis.UNDETERMINED and int(short.n_spikes) == 5
+
+
+def test_three_spikes_are_undetermined():
+    t, v = make_trace([1000.0, 1200.0, 1400.0])  # 2 ISIs: regularity untestable
+    act, _ = analyse_both(t, v)
+    assert int(act.label) == jn.analysis.UNDETERMINED and bool(act.too_short)
+    assert "3 spikes in 20 s, fewer than 4 needed to test regularity" in format_activity(act)
+
+
+def test_firing_that_stops_is_undetermined():
+    # 5 s of regular firing, then 15 s of silence: one episode of firing, neither tonic nor (yet)
+    # bursting; a burster with a > 15 s silence or a transient: undetermined, not irregular
+    spikes = 5.0 + 50.0 * np.arange(100)
     t, v = make_trace(spikes)
     act, _ = analyse_both(t, v)
-    assert int(act.label) == jn.analysis.IRREGULAR and not bool(act.too_short)
+    assert int(act.label) == jn.analysis.UNDETERMINED and bool(act.too_short)
+    # the same firing through the whole window is tonic
+    t, v = make_trace(5.0 + 50.0 * np.arange(400))
+    assert int(jn.activity(t, v).label) == jn.analysis.TONIC
 
 
 def test_overflow_keeps_count_and_classifies_stored_spikes():
@@ -252,7 +347,7 @@ def _population(n, t_end=1000.0, seed=0):
     rng = np.random.default_rng(seed)
     V = []
     for i in range(n):
-        kind = i % 4
+        kind = i % 5
         if kind == 0:
             spikes = rng.uniform(0, 20) + rng.uniform(8, 40) * np.arange(200)
         elif kind == 1:
@@ -260,8 +355,10 @@ def _population(n, t_end=1000.0, seed=0):
             spikes = burst_train(rng.uniform(0, 100) + p * np.arange(10), rng.integers(2, 6), 8.0)
         elif kind == 2:
             spikes = 5 + np.cumsum(rng.uniform(10, 40, 200))
-        else:
+        elif kind == 3:
             spikes = []
+        else:  # one or two bursts of a slow burster: undetermined
+            spikes = burst_train(rng.uniform(100, 400) + rng.uniform(450, 600) * np.arange(2), 4, 8.0)
         spikes = np.asarray(spikes)
         V.append(make_trace(spikes[spikes < t_end - 0.5], t_end=t_end)[1])
     t = make_trace([], t_end=t_end)[0]
@@ -278,8 +375,8 @@ def population():
 def test_batched_equals_loop_and_reference_on_1000_members(population):
     t, V, batched = population
     assert batched.label.shape == (1000,)
-    counts = np.bincount(np.asarray(batched.label), minlength=4)
-    assert np.all(counts >= 150), counts  # every class is represented
+    counts = np.bincount(np.asarray(batched.label), minlength=5)
+    assert counts.size == 5 and np.all(counts >= 150), counts  # every class is represented
     one = jax.jit(lambda v: jn.activity(t, v, max_spikes=256))
     vm = jax.vmap(lambda v: jn.activity(t, v, max_spikes=256))(V[:64])
     # small blocks (the last one overlaps the previous) and a 2-D batch shape
@@ -328,11 +425,16 @@ def test_format_activity_summarises(population):
     labels = [jn.ACTIVITY_LABELS[i] for i in np.asarray(first.label)]
     assert lines[0] == "4 traces: " + ", ".join(f"{labels.count(n)} {n}" for n in jn.ACTIVITY_LABELS)
     assert lines[1] == f"[0] activity: {labels[0]}"
-    assert format_activity(batched).startswith("1000 traces: ")
+    text = format_activity(batched)
+    n_und = int(np.sum(np.asarray(batched.label) == jn.analysis.UNDETERMINED))
+    assert text.startswith("1000 traces: ") and f", {n_und} undetermined" in text.splitlines()[0]
+    assert text.splitlines()[1] == "(undetermined: window too short to classify them; make the window longer)"
 
 
 def test_labels_and_feature_names():
-    assert jn.ACTIVITY_LABELS == ("silent", "tonic", "bursting", "irregular")
+    assert jn.ACTIVITY_LABELS == ("silent", "tonic", "bursting", "irregular", "undetermined")
+    a = jn.analysis
+    assert [a.SILENT, a.TONIC, a.BURSTING, a.IRREGULAR, a.UNDETERMINED] == [0, 1, 2, 3, 4]
     import dataclasses
 
     assert tuple(f.name for f in dataclasses.fields(jn.Activity)) == jn.Activity.feature_names

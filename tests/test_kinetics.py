@@ -9,7 +9,7 @@ import pytest
 
 import jaxneuron as jn
 from jaxneuron.channels import common, hh, stg
-from reference_models import hh_rates, prinz_inf_tau
+from reference_models import hh_rates, liu_inf_tau, prinz_inf_tau
 
 V_GRID = np.concatenate([np.linspace(-100.0, 60.0, 161), [-40.0, -55.0, -40.0 + 1e-7, -55.0 - 1e-8]])
 
@@ -69,6 +69,25 @@ def test_prinz_gates_match_spec_table_and_liu_is_half():
     # Liu's own I_H (spec section 4)
     assert float(stg.m_H_tau_liu(-42.2)) == pytest.approx(272.0 + 1499.0 / 2, rel=1e-14)
     assert float(stg.m_H_inf_liu(-70.0)) == pytest.approx(0.5, rel=1e-14)
+
+
+@pytest.mark.parametrize("model, reference", [(jn.Prinz2003(), prinz_inf_tau), (jn.Liu1998(), liu_inf_tau)],
+                         ids=["prinz2003", "liu1998"])  # fmt: skip
+def test_table_kinetics_match_spec_table(model, reference):
+    # what tabulated solves look up: V-only (x_inf, tau) per gate, m_KCa's x_inf times the [Ca] factor
+    kin = model.table_kinetics()
+    V = np.array([-120.0, -80.0, -50.0, -20.0, 10.0, 60.0])
+    gates = kin.gates(jnp.asarray(V))
+    assert len(gates) == model.n_states - model.n_border
+    for Ca in (0.05, 0.7, 5.0):
+        factor = np.asarray(kin.modulation(jnp.stack([jnp.asarray(V), jnp.full(V.shape, Ca)], axis=-1)))
+        for j, (x_inf, tau) in enumerate(gates):
+            x_inf = np.broadcast_to(np.asarray(x_inf), V.shape) * (factor if j == kin.modulated else 1.0)
+            ref = np.array([reference(v, Ca)[j] for v in V])  # (len(V), 2)
+            np.testing.assert_allclose(x_inf, ref[:, 0], rtol=1e-12, err_msg=f"gate {j} x_inf, Ca {Ca}")
+            np.testing.assert_allclose(np.broadcast_to(np.asarray(tau), V.shape), ref[:, 1], rtol=1e-12,
+                                       err_msg=f"gate {j} tau")  # fmt: skip
+    assert jn.HodgkinHuxley().table_kinetics() is None  # HH's rates are not tabulated
 
 
 def test_nernst_factor_and_calcium_reversal():

@@ -41,9 +41,23 @@ def test_bad_stimuli():
 def test_sampled_waveform_per_member_and_callable_stimulus():
     t = jnp.array([0.0, 20.0])
     values = jnp.array([[0.0, 0.0], [10.0, 10.0]])  # member 0: no current, member 1: 10 uA/cm^2
-    kw = dict(t_end=20.0, save=jn.SaveAt(dt=1.0), solver=jn.Tsit5())
+    kw = dict(t_end=20.0, save=jn.SaveAt(save_dt=1.0), solver=jn.Tsit5())
     sampled = jn.simulate(jn.HodgkinHuxley(), stimulus=jn.Sampled(t, values), **kw)
     const = jn.simulate(jn.HodgkinHuxley(), stimulus=jn.Constant(jnp.array([0.0, 10.0])), **kw)
-    fn = jn.simulate(jn.HodgkinHuxley(), stimulus=lambda t: 10.0, **kw)
     np.testing.assert_allclose(np.asarray(sampled.V), np.asarray(const.V), atol=1e-8)
-    np.testing.assert_allclose(np.asarray(fn.V), np.asarray(const.V[1]), atol=1e-8)
+    # a callable on the Diffrax engine (the work queue: see the next test) and on the fixed-step scan
+    for engine, solver in ((jn.DiffraxEngine(), jn.Tsit5()), (jn.QueueEngine(), jn.ExpEuler(dt=0.01))):
+        kw_e = dict(kw, solver=solver, engine=engine)
+        fn = jn.simulate(jn.HodgkinHuxley(), stimulus=lambda t: 10.0, **kw_e)
+        const = jn.simulate(jn.HodgkinHuxley(), stimulus=10.0, **kw_e)
+        np.testing.assert_allclose(np.asarray(fn.V), np.asarray(const.V), atol=1e-8)
+
+
+@pytest.mark.parametrize("solver", [jn.Tsit5(), jn.Kvaerno5()], ids=["tsit5", "kvaerno5"])
+def test_callable_stimulus_on_the_work_queue(solver):
+    """A Python callable stimulus (jn.Function) on the work queue's adaptive solvers equals the
+    same constant current (the queue carries only the array leaves of its slots' stimuli)."""
+    kw = dict(t_end=20.0, save=jn.SaveAt(save_dt=1.0), solver=solver)
+    fn = jn.simulate(jn.HodgkinHuxley(), stimulus=lambda t: 10.0, **kw)
+    const = jn.simulate(jn.HodgkinHuxley(), stimulus=10.0, **kw)
+    np.testing.assert_allclose(np.asarray(fn.V), np.asarray(const.V), atol=1e-8)

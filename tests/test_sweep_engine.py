@@ -1,12 +1,17 @@
-"""The sweep engine in-process: results equal member-by-member simulation, chunk-size
-invariance, one compilation per sweep, refusals, write failures, failed members."""
+"""The sweep engine in-process: results equal simulation through the public API (another batch
+shape, no chunks), chunk-size invariance, one compilation per sweep, refusals, write failures,
+failed members. (Queue against diffrax engine and an independent tight solve: test_sweep_queue.)"""
 
+import json
+
+import jax.numpy as jnp
 import numpy as np
 import pytest
 import xarray as xr
 from sweep_helpers import SMALL, assert_same_database, write
 
 import jaxneuron as jn
+from jaxneuron.solvers.status import STATUS, Status
 from jaxneuron.survey import SweepError, engine, run, store
 
 
@@ -29,24 +34,35 @@ def test_database_layout_and_summary(reference):
     assert ds.attrs["seed"] == 5 and "jax" in ds.attrs["versions"] and ds.attrs["device"].startswith("cpu")
     assert "stimulus.amplitude" in ds.attrs["spec_toml"]
     assert (ds["status"].values == 0).all()
+    assert ds["status"].attrs["flag_values"] == [-1] + sorted(STATUS)
+    assert ds["status"].attrs["flag_meanings"] == "not_computed " + " ".join(STATUS[c] for c in sorted(STATUS))
     assert summary.class_counts["silent"] + summary.class_counts["tonic"] == 9
+    assert json.loads(ds.attrs["spec_json"])["solver"] == {"name": "expeuler", "dt": 0.025, "engine": "queue"}
+    assert np.isnan(ds["slow_wave_amplitude"].values).all()  # the queue engine saves no trace of the window
+    np.testing.assert_allclose(ds["time"].values, 20.0 + 0.2 * np.arange(751), rtol=0, atol=1e-9)  # t0 + transient .. t_end
 
 
-def test_matches_simulate_and_activity_member_by_member(reference):
+def test_matches_simulate_through_the_public_api(reference):
+    """The database equals one ``jn.simulate`` of all 9 members (one batch: no chunks, no padding)
+    saving spike times + ``jn.activity_from_spikes``, and, for the kept members, one saving V."""
     _, db, _ = reference
     ds = xr.open_zarr(db)
-    for m in range(9):
-        amp, gk = float(ds["stimulus.amplitude"][m]), float(ds["g_K"][m])
-        sol = jn.simulate(jn.HodgkinHuxley(g_K=gk), t_end=170.0, stimulus=jn.Constant(amp),
-                          save=jn.SaveAt(t0=20.0, dt=0.1), solver=jn.ExpEuler(dt=0.025))  # fmt: skip
-        act = jn.activity(sol.t, sol.V)
-        assert int(ds["status"][m]) == int(sol.status) == 0
-        for name in jn.Activity.feature_names:
-            np.testing.assert_allclose(ds[name].values[m], np.asarray(getattr(act, name)), rtol=1e-10, err_msg=name)
-        if m in ds["trace_member"].values:
-            kept = ds["V"].sel(trace_member=m).values
-            np.testing.assert_allclose(kept, np.asarray(sol.V)[::2].astype(np.float32), rtol=1e-6)
-            np.testing.assert_allclose(ds["time"].values, np.asarray(sol.t)[::2])
+    amp, gk = ds["stimulus.amplitude"].values, ds["g_K"].values
+    kw = dict(t_end=170.0, solver=jn.ExpEuler(dt=0.025), engine=jn.QueueEngine())
+    sol = jn.simulate(jn.HodgkinHuxley(g_K=jnp.asarray(gk)), stimulus=jn.Constant(jnp.asarray(amp)),
+                      save=jn.SaveAt(transient=20.0, states=None, spikes=True), **kw)  # fmt: skip
+    act = jn.activity_from_spikes(sol)
+    np.testing.assert_array_equal(ds["status"].values, np.asarray(sol.status))
+    np.testing.assert_array_equal(ds["num_steps"].values, np.asarray(sol.num_steps))
+    assert (np.asarray(sol.num_steps) == 6800).all()  # 170 ms / 0.025 ms
+    for name in jn.Activity.feature_names:
+        np.testing.assert_allclose(ds[name].values, np.asarray(getattr(act, name)), rtol=1e-10, err_msg=name)
+    assert sorted(ds["n_spikes"].values) == sorted(np.asarray(sol.n_spikes)) and ds["n_spikes"].values.max() >= 8
+    kept = ds["trace_member"].values
+    tr = jn.simulate(jn.HodgkinHuxley(g_K=jnp.asarray(gk[kept])), stimulus=jn.Constant(jnp.asarray(amp[kept])),
+                     save=jn.SaveAt(transient=20.0, save_dt=0.1), **kw)  # fmt: skip
+    np.testing.assert_allclose(ds["time"].values, np.asarray(tr.t)[::2], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(ds["V"].values, np.asarray(tr.V)[:, ::2].astype(np.float32), rtol=1e-6)
 
 
 def test_chunk_size_invariance_and_one_compilation(reference, tmp_path):
@@ -65,8 +81,8 @@ def test_refusals_leave_the_database_alone(reference, tmp_path):
     jn.sweep(spec, out, chunk_size=2)
     with pytest.raises(SweepError, match="already exists: pass --resume to continue it, or --overwrite"):
         jn.sweep(spec, out)
-    other = write(tmp_path, SMALL.replace("window_ms = 150.0", "window_ms = 100.0"), "other.toml")
-    with pytest.raises(SweepError, match=r"(?s)spec differs.*protocol.window_ms: stored 150.0, given 100.0"):
+    other = write(tmp_path, SMALL.replace("window = 150.0", "window = 100.0"), "other.toml")
+    with pytest.raises(SweepError, match=r"(?s)spec differs.*protocol.window: stored 150.0, given 100.0"):
         jn.sweep(other, out, resume=True)
     with pytest.raises(SweepError, match="created with chunk size 2"):
         jn.sweep(spec, out, resume=True, chunk_size=4)
@@ -109,4 +125,4 @@ def test_failed_members_are_flagged_and_the_sweep_goes_on(tmp_path):
     status, label = ds["status"].values, ds["label"].values
     assert summary.complete and (status == 1).any() and (status == 0).any()
     assert (label[status == 1] == -1).all() and np.isnan(ds["spike_rate"].values[status == 1]).all()
-    assert summary.status_counts["max_steps reached"] == int((status == 1).sum())
+    assert summary.status_counts[STATUS[Status.MAX_STEPS]] == int((status == Status.MAX_STEPS).sum())

@@ -6,6 +6,7 @@ import os
 import numpy as np
 import pytest
 
+import jaxneuron as jn
 from jaxneuron.survey import SweepError, SweepSpecError, load_spec, parse_shard, parse_spec
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -16,8 +17,8 @@ preset = "ptm2003_burster"
 seed = 1
 chunk_size = 8
 [protocol]
-transient_ms = 100.0
-window_ms = 200.0
+transient = 100.0
+window = 200.0
 [solver]
 name = "expeuler"
 dt = 0.05
@@ -40,6 +41,10 @@ def spec_with(replace=None, extra=""):
 def test_valid_spec_and_grid_order():
     s = spec_with()
     assert s.n_members == 6 and s.n_chunks == 1 and s.space.names == ("g_CaS", "g_KCa")
+    p = s.protocol
+    assert (p.t0, p.transient, p.window, p.save_dt, p.t_end) == (0.0, 100.0, 200.0, 0.1, 300.0)
+    assert s.traces_save_dt == 0.1  # default: the protocol's
+    assert s.solver() == jn.ExpEuler(dt=0.05) and s.engine == "queue"  # fixed step on the queue engine: accepted
     v = s.space.values(np.arange(6))
     np.testing.assert_array_equal(v["g_CaS"], [0, 0, 5, 5, 10, 10])  # last axis fastest
     np.testing.assert_array_equal(v["g_KCa"], [0, 5, 0, 5, 0, 5])
@@ -50,9 +55,13 @@ def test_valid_spec_and_grid_order():
 def test_shipped_specs_parse():
     files = sorted(glob.glob(os.path.join(ROOT, "sweeps", "*.toml")))
     assert {"demo.toml", "prinz2003.toml"} <= {os.path.basename(f) for f in files}
-    sizes = {os.path.basename(f): load_spec(f).n_members for f in files}
-    assert sizes["prinz2003.toml"] == 6**8 == 1_679_616
-    assert sizes["demo.toml"] == 256
+    specs = {os.path.basename(f): load_spec(f) for f in files}
+    assert specs["prinz2003.toml"].n_members == 6**8 == 1_679_616
+    assert specs["demo.toml"].n_members == 256
+    assert all(s.engine == "queue" for s in specs.values())  # the default everywhere
+    demo, prinz = specs["demo.toml"], specs["prinz2003.toml"]
+    assert demo.solver() == jn.Tsit5(rtol=1e-6, atol=1e-6) and demo.protocol.t_end == 20000.0 and demo.traces_save_dt == 0.5
+    assert prinz.solver() == jn.ExpEuler(dt=0.05) and (prinz.protocol.transient, prinz.protocol.window) == (20000.0, 20000.0)
 
 
 def test_prinz2003_grid_values():
@@ -81,15 +90,20 @@ def test_prinz2003_grid_values():
         ({'name = "expeuler"': 'name = "rk4"'}, "", r"unknown solver 'rk4'; valid solvers: kvaerno5"),
         ({"dt = 0.05": "dt = -0.05"}, "", r"ExpEuler.dt must be a positive"),
         ({"dt = 0.05": "rtol = 1e-6"}, "", r"\[solver\] \(ExpEuler\): unknown key\(s\) \['rtol'\]; valid keys: dt"),
-        ({"window_ms = 200.0": ""}, "", r"missing required key 'window_ms'"),
+        ({"window = 200.0": ""}, "", r"missing required key 'window' \(analysed duration after the transient, ms\)"),
         ({'preset = "ptm2003_burster"': 'preset = "nope"'}, "", r"unknown preset 'nope'; valid presets: fig2c_bursting"),
         ({}, "[fixed]\ng_CaS = 1.0\n", r"both fixed and swept"),
         ({}, "[features]\nnames = ['burst_frequency']\n", r"unknown feature\(s\) \['burst_frequency'\]; valid features: label"),
         ({}, "[features.options]\nthreshhold = 0.0\n", r"unknown key\(s\) \['threshhold'\]; valid keys: threshold"),
-        ({}, "[traces]\nsave_dt_ms = 0.25\n", r"whole multiple of protocol.save_dt_ms"),
+        ({}, "[traces]\nsave_dt = 0.25\n", r"traces.save_dt: must be a whole multiple of protocol.save_dt = 0.1 ms, got 0.25"),
+        ({"window = 200.0": "window = 200.0\nsave_dt = 300.0"}, "", r"protocol.save_dt: 300.0 ms is longer than the analysed window"),
+        ({"transient = 100.0": "transient = -1.0"}, "", r"protocol.transient: must be >= 0.0"),
+        ({'name = "expeuler"\ndt = 0.05': 'engine = "vmap"'}, "",
+         r"solver.engine: unknown engine 'vmap'; valid engines: queue, diffrax \(the engine once called \"vmap\" is now \"diffrax\"\)"),
+        ({'dt = 0.05': 'dt = 0.05\nengine = "fast"'}, "", r"solver.engine: unknown engine 'fast'; valid engines: queue, diffrax$"),
         ({'kind = "grid"': 'kind = "halton"'}, "", r"unknown space 'halton'; valid kinds: grid, random, lhs, sobol, table"),
         ({'kind = "grid"': 'kind = "random"'}, "", r"a random space needs 'n'"),
-        ({"window_ms = 200.0": "window_ms = 200.0\nstimulus = {kind = 'ramp'}"}, "", r"unknown stimulus 'ramp'; valid kinds: constant"),
+        ({"window = 200.0": "window = 200.0\nstimulus = {kind = 'ramp'}"}, "", r"unknown stimulus 'ramp'; valid kinds: constant"),
     ],
 )
 def test_bad_input_is_named(replace, extra, match):
@@ -101,7 +115,7 @@ SAMPLED = """
 model = "prinz2003"
 seed = {seed}
 [protocol]
-window_ms = 100.0
+window = 100.0
 [solver]
 name = "tsit5"
 [space]
@@ -154,7 +168,7 @@ def test_stimulus_amplitude_axis():
     text = """
 model = "hh"
 [protocol]
-window_ms = 100.0
+window = 100.0
 [solver]
 name = "expeuler"
 [space.axes.stimulus]
@@ -173,13 +187,86 @@ def test_bad_shard_strings(bad):
     assert parse_shard("1/3") == (1, 3)
 
 
-def test_documented_schema_example_parses():
+def test_documented_schema_examples_parse_and_agree():
     import textwrap
 
     from jaxneuron.survey import spec as spec_module
 
     doc = spec_module.__doc__
-    block = textwrap.dedent(doc.split(".. code-block:: toml")[1].split('"""')[0])
+    block = textwrap.dedent(doc.split(".. code-block:: toml")[1].split("Keys renamed")[0])
     s = parse_spec(block)
     assert s.protocol.stimulus_kind == "step" and s.feature_names == ("burst_period", "duty_cycle")
     assert s.n_members == 48 and dict(s.fixed) == {"g_leak": 0.01}
+    assert (s.protocol.transient, s.protocol.window, s.protocol.save_dt, s.traces_save_dt) == (10000.0, 10000.0, 0.1, 0.5)
+    assert s.solver() == jn.Tsit5() and s.engine == "queue"
+    with open(os.path.join(ROOT, "sweeps", "README.md"), encoding="utf-8") as f:
+        readme = f.read().split("```toml")[1].split("```")[0]
+    assert parse_spec(readme).canonical() == s.canonical()  # README and docstring: the same schema
+
+
+@pytest.mark.parametrize(
+    "table, old, new",
+    [("protocol", "transient_ms", "transient"), ("protocol", "window_ms", "window"),
+     ("protocol", "save_dt_ms", "save_dt"), ("traces", "save_dt_ms", "save_dt")],
+)  # fmt: skip
+def test_old_keys_are_refused_with_their_new_name(table, old, new):
+    text = BASE.replace("[protocol]\n", "[protocol]\nwindow_ms = 200.0\n" if old == "window_ms" else "[protocol]\n")
+    if table == "protocol" and old != "window_ms":
+        text = text.replace("[protocol]\n", f"[protocol]\n{old} = 0.2\n")
+    if table == "traces":
+        text += f"[traces]\n{old} = 0.2\n"
+    with pytest.raises(SweepSpecError) as e:
+        parse_spec(text, path="old.toml")
+    assert str(e.value) == f"old.toml: {table}.{old}: renamed: use `{new}` (ms)"
+
+
+def test_solver_defaults_kvaerno5_on_the_queue_engine():
+    no_solver = BASE.replace('[solver]\nname = "expeuler"\ndt = 0.05\n', "")
+    s = parse_spec(no_solver)
+    assert s.solver_name == "kvaerno5" and s.solver_options == () and s.engine == "queue"
+    assert s.solver() == jn.Kvaerno5() and (s.solver().rtol, s.solver().atol) == (1e-6, 1e-6)
+    assert s.canonical()["solver"] == {"name": "kvaerno5", "engine": "queue"}
+    # a [solver] table of settings only: still Kvaerno5; engine diffrax
+    t = parse_spec(no_solver + '[solver]\nrtol = 1e-8\nengine = "diffrax"\n')
+    assert t.solver() == jn.Kvaerno5(rtol=1e-8) and t.engine == "diffrax"
+    assert t.canonical()["solver"] == {"name": "kvaerno5", "rtol": 1e-8, "engine": "diffrax"}
+    for name, cls in [("tsit5", jn.Tsit5), ("kvaerno3", jn.Kvaerno3), ("expeuler", jn.ExpEuler), ("KVAERNO5", jn.Kvaerno5)]:
+        u = parse_spec(no_solver + f'[solver]\nname = "{name}"\nengine = "queue"\n')
+        assert u.solver() == cls() and u.engine == "queue"
+
+
+def test_canonical_spec_uses_the_new_names():
+    c = spec_with({}, "[traces]\nsave_dt = 0.5\n").canonical()
+    assert c["schema"] == 2
+    assert c["protocol"] == {"t0": 0.0, "transient": 100.0, "window": 200.0, "save_dt": 0.1, "stimulus": None, "initial_state": None}
+    assert c["solver"] == {"name": "expeuler", "dt": 0.05, "engine": "queue"}
+    assert c["traces"]["save_dt"] == 0.5
+
+
+def test_status_flags_come_from_the_status_enum():
+    from jaxneuron.solvers.status import STATUS_NOT_COMPUTED, Status
+    from jaxneuron.survey.store import status_attrs
+
+    a = status_attrs()
+    assert a["flag_values"] == [-1, 0, 1, 2, 3, 4] and STATUS_NOT_COMPUTED == -1
+    assert a["flag_meanings"].split() == ["not_computed", "ok", "max_steps", "non_finite", "step_collapsed", "solver_failure"]
+    assert dict(zip(a["flag_values"][1:], a["flag_meanings"].split()[1:])) == {int(s): s.name.lower() for s in Status}
+
+
+def test_database_of_the_old_schema_is_refused(tmp_path):
+    import json
+
+    import zarr
+
+    from jaxneuron.survey.store import check_store
+
+    path = str(tmp_path / "old.zarr")
+    group = zarr.open_group(path, mode="w", zarr_format=3)
+    group.create_group("progress")
+    old = {"protocol": {"transient_ms": 100.0, "window_ms": 200.0, "save_dt_ms": 0.1}, "solver": {"name": "expeuler", "dt": 0.05}}
+    group.attrs.update({"spec_json": json.dumps(old), "chunk_size": 4})
+    with pytest.raises(SweepError, match=r"old.zarr was written with sweep spec schema 1 \(keys transient_ms, window_ms, "
+                                         r"save_dt_ms; engine \"vmap\"\); .* cannot be resumed\. Use --overwrite"):
+        check_store(path, spec_with(), chunk_size_given=False)
+    group.attrs["spec_json"] = json.dumps(spec_with().canonical())
+    assert check_store(path, spec_with(), chunk_size_given=False).chunk_size == 4  # the store's

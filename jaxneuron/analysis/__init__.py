@@ -6,12 +6,14 @@ calls :func:`jaxneuron.simulate`).
 """
 
 from .activity import DEFAULT_SLOW_WAVE_WINDOW, Activity, activity, format_activity
-from .bursts import ACTIVITY_LABELS, BURSTING, CLASSIFY_DEFAULTS, IRREGULAR, SILENT, TONIC, classify_spike_train
+from .bursts import (
+    ACTIVITY_LABELS, BURSTING, CLASSIFY_DEFAULTS, IRREGULAR, SILENT, TONIC, UNDETERMINED, classify_spike_train,
+)  # fmt: skip
 from .fi import FICurve, fi_curve
 from .spikes import DEFAULT_MAX_SPIKES, DEFAULT_THRESHOLD, SpikeTimes, spike_times
 
 __all__ = [
-    "Activity", "activity", "format_activity", "ACTIVITY_LABELS", "SILENT", "TONIC", "BURSTING", "IRREGULAR",
+    "Activity", "activity", "format_activity", "ACTIVITY_LABELS", "SILENT", "TONIC", "BURSTING", "IRREGULAR", "UNDETERMINED",
     "CLASSIFY_DEFAULTS", "classify_spike_train", "SpikeTimes", "spike_times", "DEFAULT_THRESHOLD",
     "DEFAULT_MAX_SPIKES", "DEFAULT_SLOW_WAVE_WINDOW", "FICurve", "fi_curve",
 ]  # fmt: skip

@@ -1,4 +1,4 @@
-"""``activity``: classification (silent / tonic / bursting / irregular) and features of voltage traces."""
+"""``activity``: classification (silent / tonic / bursting / irregular / undetermined) and features of voltage traces."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .bursts import ACTIVITY_LABELS, CLASSIFY_DEFAULTS, classify_spike_train
+from .bursts import ACTIVITY_LABELS, BURSTING, CLASSIFY_DEFAULTS, UNDETERMINED, classify_spike_train
 from .spikes import DEFAULT_MAX_SPIKES, DEFAULT_THRESHOLD, check_trace, crossing_times_1d, map_members
 
 __all__ = ["Activity", "activity", "format_activity", "ACTIVITY_LABELS", "DEFAULT_SLOW_WAVE_WINDOW"]
@@ -24,7 +24,8 @@ class Activity(eqx.Module):
 
     Fields (NaN where a quantity does not apply, e.g. burst features of a non-bursting cell):
 
-    * ``label`` (int32): 0 silent, 1 tonic, 2 bursting, 3 irregular (:data:`ACTIVITY_LABELS`).
+    * ``label`` (int32): 0 silent, 1 tonic, 2 bursting, 3 irregular, 4 undetermined (spikes, but
+      the window is too short to decide: simulate a longer window) (:data:`ACTIVITY_LABELS`).
     * ``n_spikes`` (int32): spikes in the window; ``spike_rate`` (Hz): ``n_spikes`` / window.
     * ``isi_mean`` (ms, needs >= 1 ISI), ``isi_cv`` (std/mean with ddof = 0, needs >= 2 ISIs).
     * ``n_bursts`` (int32, complete bursts; 0 unless bursting), ``bursts_per_period`` (int32,
@@ -35,8 +36,9 @@ class Activity(eqx.Module):
     * ``v_min``, ``v_max`` (mV) of the trace; ``slow_wave_amplitude`` (mV): max - min of the
       running mean of ``min(V, threshold)`` over a centred ``slow_wave_window`` (50 ms).
     * flags: ``overflow`` (more than ``max_spikes`` spikes: only the first ``max_spikes`` were
-      analysed), ``too_short`` (spiking, neither tonic nor bursting, and the window holds too few
-      ISIs or complete bursts to decide: simulate a longer window), ``finite`` (no NaN/inf sample).
+      analysed), ``too_short`` (exactly ``label == 4``, undetermined: the window holds too few
+      ISIs or complete bursts to decide; kept as a flag for stored sweeps), ``finite`` (no NaN/inf
+      sample).
     """
 
     label: jax.Array
@@ -132,10 +134,31 @@ def activity(t, V, *, threshold: float = DEFAULT_THRESHOLD, max_spikes: int = DE
        least 2 of them) satisfy ``(max - min) / mean < periodicity_tol`` (5 %); the smallest
        such ``k`` is ``bursts_per_period``; and ``lead``, ``trail`` both ``<= (1 +
        periodicity_tol) *`` the largest burst start-to-start interval (it bursts to the end).
-    5. *irregular*: everything else that spikes. ``too_short`` is set on an irregular cell if
-       it has fewer than ``min_isis`` ISIs, or is not modulated tonic (so has long silences) and
-       has fewer than ``min_bursts`` complete bursts: a slow burster needs a window holding at
-       least ``min_bursts`` complete bursts (>= 4 periods to be safe).
+    5. *undetermined* (label 4, ``too_short`` set): spiking, neither tonic nor bursting, and the
+       window is too short to tell whether a longer one would make it so. Exactly when
+
+       * it has fewer than ``min_isis`` (3) ISIs (regularity untestable); or
+       * it is modulated tonic (``max ISI < modulation_ratio (5) * min ISI``) but ``lead`` or
+         ``trail`` is ``>= modulation_ratio * min ISI``: the window holds a single episode of
+         firing between long silences (e.g. one burst, or firing that starts or stops); or
+       * it is not modulated tonic (long silences between spikes) and either (a) has fewer than
+         ``min_bursts`` (3) complete bursts, or (b) passes every other bursting test (each
+         complete burst has ``min_spikes_per_burst`` spikes, ``lead`` and ``trail`` within the
+         bounds of rule 4) but no testable k-burst period is periodic and it has fewer than
+         ``max_bursts_per_period + 2`` (5) complete bursts, so some k-burst pattern (k = 2 or 3)
+         had fewer than 2 periods to compare.
+
+       A regular burster is thus undetermined, never irregular, until the window holds
+       ``min_bursts`` complete bursts (a window of 5 periods always suffices, whatever its phase;
+       a 3-burst pattern needs 5 complete bursts, i.e. up to 7 bursts). Modulated-tonic trains that fire through the window are
+       decided once they have ``min_isis`` ISIs: their bursts are split at near-maximal ISIs,
+       whose number need not grow with the window, so waiting for ``min_bursts`` of them could
+       leave an irregular cell undetermined at any window length (a periodic modulated pattern,
+       e.g. doublets, needs a window of at least 3 of its periods to be called bursting rather
+       than irregular). A cell that fires only near one end of the window is undetermined at any
+       window length: its transient was too short, or its period is longer than the window.
+    6. *irregular* (label 3): everything else that spikes, i.e. a window long enough by the rules
+       above, and the train is neither tonic nor bursting.
 
     **Features**: see :class:`Activity`. Burst features are reported for bursting cells only
     (NaN otherwise) and are means over the complete bursts. ``slow_wave_amplitude`` is the max -
@@ -196,12 +219,16 @@ def _fmt(x, unit="", digits=4):
 
 def _format_one(a: Activity) -> str:
     label = ACTIVITY_LABELS[int(a.label)]
-    flags = [name for name in ("overflow", "too_short") if bool(getattr(a, name))]
+    if int(a.label) == UNDETERMINED:
+        label += f" ({_undetermined_reason(a)})"
+    flags = [name for name in ("overflow",) if bool(getattr(a, name))]
+    if bool(a.too_short) and int(a.label) != UNDETERMINED:  # not produced by activity(); shown if set
+        flags.append("too_short")
     if not bool(a.finite):
         flags.append("non-finite trace")
     lines = [f"activity: {label}" + (f"  [{', '.join(flags)}]" if flags else "")]
     lines.append(f"  spikes: {int(a.n_spikes)} ({_fmt(a.spike_rate, 'Hz')}); ISI mean {_fmt(a.isi_mean, 'ms')}, CV {_fmt(a.isi_cv)}")
-    if int(a.label) == 2:
+    if int(a.label) == BURSTING:
         lines.append(
             f"  bursts: {int(a.n_bursts)} complete, period {_fmt(a.burst_period, 'ms')}"
             + (f" ({int(a.bursts_per_period)} bursts per pattern)" if int(a.bursts_per_period) > 1 else "")
@@ -209,14 +236,27 @@ def _format_one(a: Activity) -> str:
         )
         lines.append(f"          {_fmt(a.spikes_per_burst)} spikes per burst, interburst interval {_fmt(a.interburst_interval, 'ms')}")
     lines.append(f"  V range: {_fmt(a.v_min, 'mV')} .. {_fmt(a.v_max, 'mV')}; slow-wave amplitude {_fmt(a.slow_wave_amplitude, 'mV')}")
-    if bool(a.too_short):
-        lines.append("  (window too short to decide: simulate longer, e.g. >= 4 burst periods after the transient)")
     return "\n".join(lines)
+
+
+def _undetermined_reason(a: Activity) -> str:
+    """Why an undetermined cell could not be classified (default thresholds assumed in the text)."""
+    n = int(a.n_spikes)
+    rate = float(a.spike_rate)
+    window = f" in {n / rate:.3g} s" if rate > 0 else ""
+    d = CLASSIFY_DEFAULTS
+    if n - 1 < d["min_isis"]:
+        why = f"{n} spikes{window}, fewer than {d['min_isis'] + 1} needed to test regularity"
+    else:
+        why = (f"{n} spikes{window} with long silences: fewer than {d['min_bursts']} complete bursts "
+               f"({d['max_bursts_per_period'] + 2} for 2- and 3-burst patterns) to test periodicity")  # fmt: skip
+    return f"window too short: {why}; make the window longer, >= 4-6 burst periods after the transient"
 
 
 def format_activity(act: Activity) -> str:
     """Human-readable multi-line summary of an :class:`Activity` (one block per member for small
-    batches, a label count for large ones)."""
+    batches, a label count for large ones). An undetermined cell reads ``undetermined (window too
+    short: ...; make the window longer, ...)``."""
     label = np.asarray(act.label)
     if label.ndim == 0:
         return _format_one(act)
@@ -225,6 +265,8 @@ def format_activity(act: Activity) -> str:
     counts = np.bincount(label.reshape(-1), minlength=len(ACTIVITY_LABELS))
     head = f"{n} traces: " + ", ".join(f"{c} {name}" for name, c in zip(ACTIVITY_LABELS, counts))
     if n > 8:
+        if counts[UNDETERMINED]:
+            head += "\n(undetermined: window too short to classify them; make the window longer)"
         return head
     blocks = [head]
     for i in range(n):

@@ -1,4 +1,4 @@
-"""Burst segmentation and the silent / tonic / bursting / irregular classification of one spike train.
+"""Burst segmentation and the silent / tonic / bursting / irregular / undetermined classification of one spike train.
 
 Works on the fixed-size, NaN-padded spike-time buffer of one trace (see
 :func:`jaxneuron.analysis.spikes.spike_times`), so every step has a static shape and the whole
@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-__all__ = ["SILENT", "TONIC", "BURSTING", "IRREGULAR", "ACTIVITY_LABELS", "CLASSIFY_DEFAULTS", "classify_spike_train"]
+__all__ = [
+    "SILENT", "TONIC", "BURSTING", "IRREGULAR", "UNDETERMINED", "ACTIVITY_LABELS", "CLASSIFY_DEFAULTS",
+    "classify_spike_train",
+]  # fmt: skip
 
-SILENT, TONIC, BURSTING, IRREGULAR = 0, 1, 2, 3
-ACTIVITY_LABELS = ("silent", "tonic", "bursting", "irregular")
-"""Names of the activity labels, indexed by :attr:`jaxneuron.Activity.label`."""
+SILENT, TONIC, BURSTING, IRREGULAR, UNDETERMINED = 0, 1, 2, 3, 4
+ACTIVITY_LABELS = ("silent", "tonic", "bursting", "irregular", "undetermined")
+"""Names of the activity labels, indexed by :attr:`jaxneuron.Activity.label`. ``undetermined``:
+the cell spikes, but the window is too short to tell tonic, bursting and irregular apart (see
+:func:`jaxneuron.activity`); it is never reported as ``irregular``."""
 
 CLASSIFY_DEFAULTS = dict(
     min_spikes=2,  # fewer spikes in the window: silent
@@ -130,9 +135,26 @@ def classify_spike_train(times, count, t_first, t_last, *, min_spikes, min_isis,
         & (bursts_per_period > 0) & edges_burst
     )  # fmt: skip
 
-    label = jnp.where(~spiking, SILENT, jnp.where(tonic, TONIC, jnp.where(bursting, BURSTING, IRREGULAR)))
+    # --- undetermined: spiking, neither tonic nor bursting, and the window too short to say so ------
     undecided = spiking & ~tonic & ~bursting
-    too_short = undecided & ((n_isi < min_isis) | (~modulated & (n_complete < min_bursts)))
+    few_isis = n_isi < min_isis  # cannot test tonic regularity
+    few_bursts = n_complete < min_bursts  # cannot test periodicity at all
+    # every other bursting test passed, but some k-burst pattern (k <= max_bursts_per_period) had
+    # fewer than 2 k-burst periods to compare (k + 2 complete bursts): a k = 2 or 3 burster
+    untested = (
+        (min_count >= min_spikes_per_burst) & edges_burst & (n_complete < max_bursts_per_period + 2)
+    )  # fmt: skip
+    # ISIs within a factor modulation_ratio but a silence at a window edge at least that long (lead
+    # and trail are lower bounds of the ISIs that straddle the edges): one episode of firing seen
+    episode = modulated & (jnp.maximum(lead, trail) >= modulation_ratio * isi_min)
+    # modulated-tonic trains that fire through the window are decided once they have min_isis ISIs:
+    # their "bursts" are split at near-maximal ISIs, whose number need not grow with the window
+    too_short = undecided & (few_isis | episode | (~modulated & (few_bursts | untested)))
+
+    label = jnp.where(
+        ~spiking, SILENT,
+        jnp.where(tonic, TONIC, jnp.where(bursting, BURSTING, jnp.where(too_short, UNDETERMINED, IRREGULAR))),
+    )  # fmt: skip
 
     # --- burst features (bursting cells only) ---------------------------------------------------
     nc = jnp.maximum(n_complete, 1)

@@ -13,7 +13,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..simulate import SaveAt, simulate
 from ..stimulus import Constant
 from .spikes import DEFAULT_THRESHOLD, spike_times
 
@@ -51,8 +50,10 @@ class FICurve(eqx.Module):
 
 def _responses(model, currents, *, y0, t0, t_end, transient, solver, save_dt, threshold, max_spikes, sustain_factor):
     """Per-current response of one batched solve (numpy arrays)."""
+    from ..simulate import SaveAt, simulate  # the package's entry point (imported late: it imports analysis)
+
     sol = simulate(model, y0=y0, t_end=t_end, t0=t0, stimulus=Constant(jnp.asarray(currents, dtype=float)),
-                   save=SaveAt(dt=save_dt), solver=solver)  # fmt: skip
+                   save=SaveAt(save_dt=save_dt), solver=solver)  # fmt: skip
     st = spike_times(sol.t, sol.V, threshold=threshold, max_spikes=max_spikes)
     times = np.asarray(st.times)
     t_win = t0 + transient

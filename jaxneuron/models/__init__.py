@@ -1,6 +1,7 @@
 """Neuron models: immutable equinox Modules whose parameters are array leaves."""
 
 from .base import AbstractNeuron, parameter_info
+from .interface import AbstractModel, Event, TableKinetics
 from .hh import HodgkinHuxley
 from .stg import PRINZ2003_SETS, PRINZ2004_CELLS, STG_CONDUCTANCES, Liu1998, Prinz2003
 
@@ -27,6 +28,6 @@ def make_model(name: str, **params):
 
 
 __all__ = [
-    "AbstractNeuron", "HodgkinHuxley", "Prinz2003", "Liu1998", "MODELS", "PRINZ2003_SETS", "PRINZ2004_CELLS",
+    "AbstractModel", "AbstractNeuron", "Event", "TableKinetics", "HodgkinHuxley", "Prinz2003", "Liu1998", "MODELS", "PRINZ2003_SETS", "PRINZ2004_CELLS",
     "STG_CONDUCTANCES", "get_model_class", "make_model", "parameter_info",
 ]  # fmt: skip

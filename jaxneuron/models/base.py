@@ -1,14 +1,11 @@
-"""The interface every jaxneuron neuron model implements, and parameter-field helpers.
+"""Single-compartment conductance-based cells (:class:`AbstractNeuron`) and parameter fields.
 
-A model is an immutable :class:`equinox.Module`. Every parameter a user may sweep or fit is an
-array field: a scalar, or an array whose shape is the *batch shape* (one value per member).
-The dynamics are written once, in the *linear form* of conductance-based models,
-
-    dy/dt = A(t, y) - B(t, y) * y        (elementwise over the state vector)
-
-where, for a gate, ``A = x_inf / tau`` and ``B = 1 / tau``; for V, ``A = (sum g E + I_ext) / C``
-and ``B = sum g / C``. The vector field is ``A - B y``; the exponential-Euler (Rush-Larsen)
-scheme uses ``A`` and ``B`` directly; networks add synaptic conductances to the V row.
+A model is an immutable :class:`equinox.Module` implementing the declared interface of
+:mod:`jaxneuron.models.interface`. Every parameter a user may sweep or fit is an array field
+(:func:`parameter`): a scalar, or an array whose shape is the *batch shape* (one value per
+member). :class:`AbstractNeuron` adds what every single-compartment cell shares: parameter
+checks, the batch shape, and the membrane row ``C dV/dt = sum g (E - V) + I_ext`` of the linear
+form written once from a cell's open conductances.
 """
 
 from __future__ import annotations
@@ -20,7 +17,8 @@ import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 
-from .._batching import batch_shape_of, is_concrete
+from .._batching import is_concrete
+from .interface import AbstractModel, evaluate_stimulus, stack_states
 
 __all__ = ["AbstractNeuron", "parameter", "parameter_info", "evaluate_stimulus", "stack_states"]
 
@@ -51,40 +49,17 @@ def parameter_info(model_cls) -> dict[str, dict]:
     return out
 
 
-def evaluate_stimulus(args, t):
-    """Injected current (uA/cm^2, inward positive) at time ``t`` from ``args``.
+class AbstractNeuron(AbstractModel):
+    """Base class of single-compartment conductance-based cells (state ``V`` first).
 
-    ``args`` may be ``None`` (no current), a number or array, or any callable ``t -> I``
-    (every :mod:`jaxneuron.stimulus` object is one).
-    """
-    if args is None:
-        return 0.0
-    if callable(args):
-        return args(t)
-    return args
-
-
-def stack_states(values):
-    """Broadcast a list of per-state arrays together and stack them on a new last axis."""
-    shape = jnp.broadcast_shapes(*(jnp.shape(v) for v in values))
-    return jnp.stack([jnp.broadcast_to(v, shape) for v in values], axis=-1)
-
-
-class AbstractNeuron(eqx.Module):
-    """Base class of single-compartment conductance-based models.
-
-    Subclasses define parameter fields (see :func:`parameter`) and implement
-    :meth:`linear_form`, :meth:`currents`, :meth:`steady_state` and :meth:`default_y0`.
+    Subclasses define parameter fields (see :func:`parameter`), ``state_names``, ``n_border``
+    (V, and Ca where there is one), ``conductance_names``, and implement :meth:`linear_form`
+    (usually from :meth:`_membrane_row`), :meth:`_conductances`, :meth:`steady_state` and
+    :meth:`default_y0`.
     """
 
-    state_names: ClassVar[tuple[str, ...]]
-    """Names of the state variables, in the order of the state vector's last axis."""
     conductance_names: ClassVar[tuple[str, ...]]
     """Names of the maximal-conductance fields (mS/cm^2)."""
-    n_border: ClassVar[int] = 2
-    """The leading states every other state may depend on (V, and Ca where there is one): each
-    later state's row of :meth:`linear_form` depends only on itself and on these, which makes the
-    Jacobian an arrowhead (used by the implicit steps of :func:`jaxneuron.simulate_spikes`)."""
 
     def __check_init__(self):
         cls = type(self)
@@ -117,34 +92,10 @@ class AbstractNeuron(eqx.Module):
     # --- batching -----------------------------------------------------------------------------
 
     @property
-    def batch_shape(self) -> tuple[int, ...]:
-        """Broadcast shape of all parameter fields: ``()`` for a single neuron."""
-        return batch_shape_of(self)
-
-    @property
     def n_members(self) -> int:
         return int(math.prod(self.batch_shape))
 
-    @property
-    def n_states(self) -> int:
-        return len(self.state_names)
-
     # --- dynamics -----------------------------------------------------------------------------
-
-    def linear_form(self, y, I_ext):
-        """``(A, B)`` with ``dy/dt = A - B * y``; ``y`` has the states on its last axis.
-
-        ``I_ext``: injected current density (uA/cm^2, inward positive), broadcastable to ``y[..., 0]``.
-        """
-        raise NotImplementedError
-
-    def vector_field(self, t, y, args=None):
-        """The ODE right-hand side ``dy/dt`` (state units per ms) at time ``t`` (ms).
-
-        ``args`` is the stimulus: ``None``, a constant current (uA/cm^2) or a callable ``t -> I``.
-        """
-        A, B = self.linear_form(y, evaluate_stimulus(args, t))
-        return A - B * y
 
     def _conductances(self, y) -> dict:
         """``{current: (g, E)}``: open conductance (mS/cm^2) and reversal potential (mV) per current."""
@@ -165,13 +116,3 @@ class AbstractNeuron(eqx.Module):
     def steady_state(self, **kwargs):
         """State vector with the gates at their steady state for the given V (mV) (and Ca, uM)."""
         raise NotImplementedError
-
-    def default_y0(self):
-        """The documented default initial state (see each model's docstring)."""
-        raise NotImplementedError
-
-    def state_index(self, name: str) -> int:
-        try:
-            return self.state_names.index(name)
-        except ValueError:
-            raise ValueError(f"{type(self).__name__} has no state {name!r}; states are {self.state_names}") from None

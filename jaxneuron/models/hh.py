@@ -50,6 +50,11 @@ class HodgkinHuxley(AbstractNeuron):
         m, h, n = y[..., 1], y[..., 2], y[..., 3]
         return {"Na": (self.g_Na * m**3 * h, self.E_Na), "K": (self.g_K * n**4, self.E_K), "L": (self.g_L, self.E_L)}
 
+    def border_rows(self, y, I_ext):
+        """The V row of :meth:`linear_form`, without the gate rates."""
+        A_V, B_V = self._membrane_row(self._conductances(y), I_ext)
+        return A_V[..., None], jnp.broadcast_to(B_V, jnp.shape(A_V))[..., None]
+
     def linear_form(self, y, I_ext):
         V = y[..., 0]
         A_V, B_V = self._membrane_row(self._conductances(y), I_ext)

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 from ..channels import stg as k
 from ..channels.calcium import E_Ca
 from .base import AbstractNeuron, parameter, stack_states
+from .interface import TableKinetics
 from .published import PRINZ2003_SETS, PRINZ2004_CELLS
 
 __all__ = ["Prinz2003", "Liu1998", "PRINZ2003_SETS", "PRINZ2004_CELLS", "STG_CONDUCTANCES"]
@@ -80,13 +81,13 @@ class _STGNeuron(AbstractNeuron):
             raise ValueError(f"expected the 8 conductances {STG_CONDUCTANCES} on the last axis, got shape {g.shape}")
         return cls(**{n: g[..., i] for i, n in enumerate(STG_CONDUCTANCES)}, **kwargs)
 
+    n_border: ClassVar[int] = 2
     calcium_gate: ClassVar[int] = 8
     """Index (among the gates) of the one gate whose steady state depends on [Ca] (m_KCa)."""
 
     def _gates_inf_tau_V(self, V):
         """Each gate's (steady state, time constant (ms)) as functions of V (mV) alone; for m_KCa
-        the steady state's voltage factor (times :func:`kca_calcium_factor` gives the real one).
-        What tabulated kinetics tabulate (:mod:`jaxneuron.solvers.tabulated`)."""
+        the steady state's voltage factor (times :func:`kca_calcium_factor` gives the real one)."""
         s = self.tau_scale
         return (
             (k.m_Na_inf(V), s * k.m_Na_tau_liu(V)),
@@ -102,15 +103,14 @@ class _STGNeuron(AbstractNeuron):
             (type(self).m_H_inf(V), type(self).m_H_tau(V)),
         )
 
-    @staticmethod
-    def calcium_factor(Ca):
-        """[Ca] factor of the steady state of gate :attr:`calcium_gate`."""
-        return k.kca_calcium_factor(Ca)
+    def table_kinetics(self) -> TableKinetics:
+        """The gates' V-only kinetics; m_KCa's steady state is modulated by the [Ca] factor."""
+        return TableKinetics(self._gates_inf_tau_V, self.calcium_gate, lambda y: k.kca_calcium_factor(y[..., 1]))
 
     def _gates_inf_tau(self, V, Ca):
         gates = list(self._gates_inf_tau_V(V))
         x_inf, tau = gates[self.calcium_gate]
-        gates[self.calcium_gate] = (self.calcium_factor(Ca) * x_inf, tau)
+        gates[self.calcium_gate] = (k.kca_calcium_factor(Ca) * x_inf, tau)
         return tuple(gates)
 
     def _conductances(self, y):
@@ -131,7 +131,7 @@ class _STGNeuron(AbstractNeuron):
         """uM of [Ca] change per (uA/cm^2 * ms / tau_Ca): ``f_Ca [uM/nA] * 1000 [nA/uA] * area``."""
         return self.f_Ca * 1000.0 * self.area
 
-    def _border_rows(self, y, I_ext):
+    def _border_lists(self, y, I_ext):
         """``(A, B)`` lists of the V and Ca rows of :meth:`linear_form`."""
         V = y[..., 0]
         gs = self._conductances(y)
@@ -139,9 +139,14 @@ class _STGNeuron(AbstractNeuron):
         i_Ca = gs["CaT"][0] * (V - gs["CaT"][1]) + gs["CaS"][0] * (V - gs["CaS"][1])
         return [A_V, (self.Ca_0 - self._ca_flux_coefficient() * i_Ca) / self.tau_Ca], [B_V, 1.0 / self.tau_Ca]
 
+    def border_rows(self, y, I_ext):
+        """The V and Ca rows of :meth:`linear_form`, without the gate kinetics."""
+        A, B = self._border_lists(y, I_ext)
+        return stack_states(A), stack_states(B)
+
     def linear_form(self, y, I_ext):
         V, Ca = y[..., 0], y[..., 1]
-        A, B = self._border_rows(y, I_ext)
+        A, B = self._border_lists(y, I_ext)
         for x_inf, tau in self._gates_inf_tau(V, Ca):
             A.append(x_inf / tau)
             B.append(1.0 / tau)

@@ -1,12 +1,12 @@
-"""Solver choices and what jaxneuron adds to Diffrax."""
+"""Solver choices, engines, the one status code, and what jaxneuron adds to Diffrax."""
 
 from .choices import SOLVERS, AbstractSolverChoice, ExpEuler, Kvaerno3, Kvaerno5, Tsit5
-from .difficulty import estimate_difficulty, lockstep_penalty, order_by_difficulty
+from .engines import ENGINES, AbstractEngine, DiffraxEngine, QueueEngine
 from .expeuler import ExpEulerSolver, NeuronTerm, exp_euler_update
-from .structured import ArrowheadSolver, NeuronChord
+from .status import STATUS, Status
 
 __all__ = [
     "SOLVERS", "AbstractSolverChoice", "ExpEuler", "Kvaerno3", "Kvaerno5", "Tsit5",
-    "ExpEulerSolver", "NeuronTerm", "exp_euler_update", "ArrowheadSolver", "NeuronChord",
-    "estimate_difficulty", "order_by_difficulty", "lockstep_penalty",
+    "ENGINES", "AbstractEngine", "QueueEngine", "DiffraxEngine",
+    "ExpEulerSolver", "NeuronTerm", "exp_euler_update", "STATUS", "Status",
 ]  # fmt: skip

@@ -1,7 +1,10 @@
 """Solver choices: what a user passes as ``simulate(..., solver=...)``.
 
-Each choice is an immutable strategy object holding its settings and able to build the Diffrax
-solver, step-size controller and initial step for a solve. All run in float64 by default
+Each choice is an immutable strategy object holding its settings. Every engine runs every
+choice: the work queue (:class:`~jaxneuron.QueueEngine`, the default) with jaxneuron's own steps
+of the same methods (:mod:`jaxneuron.solvers.steppers`, :mod:`jaxneuron.solvers.fixed`), the
+Diffrax engine (:class:`~jaxneuron.DiffraxEngine`) through the Diffrax solver, step-size
+controller and initial step each choice builds. All run in float64 by default
 (``jaxneuron`` enables ``jax_enable_x64`` on import); implicit solvers refuse float32 because
 their Newton iterations do not converge reliably in single precision on these stiff models.
 """
@@ -15,7 +18,6 @@ import diffrax
 import equinox as eqx
 
 from .expeuler import ExpEulerSolver
-from .structured import ArrowheadSolver, NeuronChord
 from .tabulated import TABLE_MODES
 
 __all__ = ["AbstractSolverChoice", "Kvaerno5", "Kvaerno3", "Tsit5", "ExpEuler", "SOLVERS"]
@@ -25,11 +27,9 @@ AUTO_STEPS_PER_MS = 500
 """``max_steps=None`` allows this many steps per ms of simulated time (plus 1,000)."""
 
 
-def _check_common(name, dtype, max_steps):
+def _check_dtype(name, dtype):
     if dtype not in _DTYPES:
         raise ValueError(f"{name}.dtype must be one of {_DTYPES}, got {dtype!r}")
-    if max_steps is not None and (not isinstance(max_steps, int) or max_steps < 1):
-        raise ValueError(f"{name}.max_steps must be a positive integer or None (automatic), got {max_steps!r}")
 
 
 class AbstractSolverChoice(eqx.Module):
@@ -59,7 +59,9 @@ class _Adaptive(AbstractSolverChoice):
 
     def __check_init__(self):
         name = type(self).__name__
-        _check_common(name, self.dtype, self.max_steps)
+        _check_dtype(name, self.dtype)
+        if self.max_steps is not None and (not isinstance(self.max_steps, int) or self.max_steps < 1):
+            raise ValueError(f"{name}.max_steps must be a positive integer or None (automatic), got {self.max_steps!r}")
         for f in ("rtol", "atol", "dt0_ms"):
             v = getattr(self, f)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
@@ -85,33 +87,32 @@ class _Adaptive(AbstractSolverChoice):
 
 
 class _Implicit(_Adaptive):
-    """``structured=False`` (default): Diffrax's Newton iteration (``VeryChord``, dense LU), the
-    accurate reference path (global error at or below the tolerance on the tests' HH problem).
+    """ESDIRK methods. In the work queue: simplified Newton with an O(n) arrowhead solve
+    (:mod:`jaxneuron.solvers.steppers`), stopped when the update (or its rate-extrapolated
+    remainder) is below ``newton_tol`` in the error norm; in the Diffrax engine: Diffrax's
+    ``VeryChord`` Newton with a dense LU (its own ``kappa = 1e-2``).
 
-    ``structured=True`` (opt-in, *experimental*): Newton (chord) iterations with jaxneuron's
-    :class:`~jaxneuron.solvers.structured.NeuronChord` termination and the O(n)
-    :class:`~jaxneuron.solvers.structured.ArrowheadSolver` linear solves: ~10x fewer steps and
-    ~10x faster on Prinz cells, but less accurate at the same tolerance (HH, rtol 1e-6: global
-    error 7.6e-5 vs 1.1e-8 for the default; burst periods within 6.9e-4 on the benchmark sets).
-    The independent arrowhead-Newton Kvaerno5 of :func:`jaxneuron.simulate_spikes` behaves the
-    same, so this is Kvaerno5's own error control at the large steps it is allowed to take; the
-    default is more accurate because its Newton failures keep its steps ~5x smaller. Tighten
-    ``rtol`` (1e-8) for errors like Tsit5's at 1e-6 (README, Performance).
-    """
+    ``newton_tol = 1e-3`` (work queue): measured on 1,000 Prinz benchmark cells (2 s, rtol 1e-6)
+    against 1e-2 (Diffrax's kappa): spike times 4x closer to a tight reference (max error over
+    6 sets 1.3e-4 ms against 5e-4 to 9e-4 ms, one irregular set aside) for 14 % more steps and
+    10 % more time; 1e-4 was 7x closer again for 38 % more steps. On spiking HH the error at 1e-2
+    was ~100x the tolerance."""
 
-    structured: bool = False
+    newton_tol: float = 1e-3
 
-    def _root_finder(self):
-        return NeuronChord(rtol=self.rtol, atol=self.atol, linear_solver=ArrowheadSolver(n_border=2))
+    def __check_init__(self):  # (equinox also runs _Adaptive's)
+        v = self.newton_tol
+        if not (isinstance(v, (int, float)) and math.isfinite(v) and 0 < v < 1):
+            raise ValueError(f"{type(self).__name__}.newton_tol must be a number in (0, 1), got {v!r}")
 
 
 class Kvaerno5(_Implicit):
-    """Kvaerno's 5(4) ESDIRK method: L-stable, stiffly accurate; the accurate default."""
+    """Kvaerno's 5(4) ESDIRK method (Kvaerno 2004, BIT 44:489): L-stable, stiffly accurate; the default."""
 
     implicit: ClassVar[bool] = True
 
     def diffrax_solver(self):
-        return diffrax.Kvaerno5(root_finder=self._root_finder()) if self.structured else diffrax.Kvaerno5()
+        return diffrax.Kvaerno5()
 
 
 class Kvaerno3(_Implicit):
@@ -120,7 +121,7 @@ class Kvaerno3(_Implicit):
     implicit: ClassVar[bool] = True
 
     def diffrax_solver(self):
-        return diffrax.Kvaerno3(root_finder=self._root_finder()) if self.structured else diffrax.Kvaerno3()
+        return diffrax.Kvaerno3()
 
 
 class Tsit5(_Adaptive):
@@ -137,13 +138,10 @@ class ExpEuler(AbstractSolverChoice):
 
     Fast, and the historical scheme of the Prinz database, but biased at coarse steps (some
     published Prinz cells become doublet bursters at dt = 0.025 ms): validate against Kvaerno5.
+    ``ceil((t_end - t0) / dt)`` equal steps are taken (``dt`` exactly when it divides the interval).
 
-    ``fast=True`` (default) runs the batched ``lax.scan`` integrator of
-    :mod:`jaxneuron.solvers.fixed` (same scheme and outputs, faster than Diffrax's loop, and
-    split over several local devices when there are); ``fast=False`` runs :class:`ExpEulerSolver`
-    inside ``diffrax.diffeqsolve`` (use it for reverse-mode gradients of saved traces).
-
-    ``tabulated`` (STG models, fast path): gate kinetics looked up in tables on a 0.01 mV grid
+    ``tabulated`` (models with :meth:`~jaxneuron.models.interface.AbstractModel.table_kinetics`,
+    i.e. the STG cells; work-queue engine): gate kinetics looked up in tables on a 0.01 mV grid
     (:mod:`jaxneuron.solvers.tabulated`), as xolotl offers. ``"nearest"`` (or ``True``): the
     kinetics of the nearest grid voltage (at most 0.005 mV off), the fastest; ``"linear"``:
     interpolated between grid points (gate updates within 2e-7 of the exact ones). Either error is
@@ -151,23 +149,17 @@ class ExpEuler(AbstractSolverChoice):
     """
 
     dt: float = 0.025
-    max_steps: int | None = None
     dtype: str = "float64"
-    fast: bool = True
     tabulated: bool | str = False
     implicit: ClassVar[bool] = False
 
     def __check_init__(self):
-        _check_common("ExpEuler", self.dtype, self.max_steps)
+        _check_dtype("ExpEuler", self.dtype)
         if not (isinstance(self.dt, (int, float)) and math.isfinite(self.dt) and self.dt > 0):
             raise ValueError(f"ExpEuler.dt must be a positive finite number of ms, got {self.dt!r}")
-        if not isinstance(self.fast, bool):
-            raise ValueError(f"ExpEuler.fast must be True or False, got {self.fast!r}")
         if not (isinstance(self.tabulated, bool) or self.tabulated in TABLE_MODES):
             raise ValueError(f"ExpEuler.tabulated must be False, True or one of {', '.join(map(repr, TABLE_MODES))}, "
                              f"got {self.tabulated!r}")  # fmt: skip
-        if self.tabulated and not self.fast:
-            raise ValueError("ExpEuler.tabulated runs on the fast path: it needs fast=True")
 
     @property
     def table_mode(self) -> str | None:
@@ -181,14 +173,14 @@ class ExpEuler(AbstractSolverChoice):
         return diffrax.ConstantStepSize()
 
     def dt0(self, t0, t1):
-        return self.dt
+        return (t1 - t0) / self.n_steps(t0, t1)
+
+    def n_steps(self, t0, t1) -> int:
+        """The number of equal steps over ``[t0, t1]``: ``ceil((t1 - t0) / dt)``."""
+        return max(1, int(math.ceil((t1 - t0) / self.dt - 1e-9)))
 
     def n_max_steps(self, t0, t1):
-        return self.max_steps if self.max_steps is not None else int(math.ceil((t1 - t0) / self.dt)) + 2
-
-    def uses_fast_path(self, t0, t1) -> bool:
-        """Whether ``simulate`` runs the batched scan (not when ``max_steps`` would cut the solve)."""
-        return self.fast and (self.max_steps is None or self.max_steps >= math.ceil((t1 - t0) / self.dt - 1e-9))
+        return self.n_steps(t0, t1) + 2
 
 
 SOLVERS = {"kvaerno5": Kvaerno5, "kvaerno3": Kvaerno3, "tsit5": Tsit5, "expeuler": ExpEuler}

@@ -1,43 +1,52 @@
-"""The work-queue engine: adaptive solves of many members without lock-step.
+"""The work queue: adaptive solves of many members without lock-step (the default engine).
 
 ``jax.vmap`` of an adaptive solve runs one ``while_loop`` for the whole batch, so every member
 pays for as many steps as the slowest one (measured max/mean ~2.8 on random Prinz cells). Here a
 fixed number of *slots* integrate members side by side, each at its own time and step size;
 when a slot's member reaches ``t_end`` its results are written out and the slot takes the next
-member from the queue, so the batch stays full until the queue runs dry. Per member the engine
-keeps the final state, the spike times (upward crossings of a threshold, located on the cubic
-Hermite interpolant of each accepted step), the V range at step points and step counts:
-everything the activity analysis needs except the slow-wave amplitude. State is stored
+member from the queue, so the batch stays full until the queue runs dry. State is stored
 state-major ``(n_states, n_slots)`` so each state is one contiguous vector.
+
+Per member the queue records, on each accepted step's interpolant:
+
+* saved values at the save times ``ts`` (the voltages, or every state), on the quintic Hermite
+  interpolant through the step's end values, first and second derivatives (the second by one
+  forward-mode product of the vector field, ``y'' = f_t + f_y f``, at each end of a step that
+  holds a save): interpolation error O(h^6), below the solver's own error at its step sizes.
+  (A cubic Hermite, Diffrax's interpolant for its ESDIRK methods, left traces ~200x less
+  accurate than the step points on HH at rtol 1e-6.);
+* spike times: upward crossings of a threshold by each voltage state after ``t_window``, on the
+  cubic Hermite interpolant;
+* events of the model's :meth:`~jaxneuron.models.interface.AbstractModel.event` hook: the step
+  is cut at the located crossing, the reset applied there, and the member continues (its spike
+  is the event time);
+* the final state, the V range over accepted step points in the window, the status
+  (:class:`~jaxneuron.solvers.status.Status`) and step counts.
 
 Step-size control is Diffrax's (the RMS of the error estimate over ``atol + rtol max(|y0|,
 |y1|)``, safety 0.9, factor in [0.2, 10]; its default I controller for Tsit5, a PI controller
 with ``pcoeff = icoeff = 0.3`` for Kvaerno, see ``_PI_CONTROL``); the steps are those of
-:mod:`jaxneuron.solvers.steppers`. With several local JAX devices the members are split across
-them with ``shard_map`` (one queue per device).
+:mod:`jaxneuron.solvers.steppers`. Members are split over the local devices and run in blocks by
+:mod:`jaxneuron.solvers.members`.
 """
 
 from __future__ import annotations
-
 
 import diffrax
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, PartitionSpec
 
-from ..models.base import evaluate_stimulus
-from .fixed import _member_specs, _n_devices, _pad_members, map_member_blocks
-from .tabulated import vmapped_border_rows
-from .runtime import MIN_NEURON_SECONDS, runtime_jit
+from ..models.interface import evaluate_stimulus
+from .members import gather_members, map_member_blocks
+from .status import Status
 from .steppers import esdirk_step, esdirk_tables, explicit_step, scaled_rms
 
-__all__ = ["solve_queue"]
+__all__ = ["queue_solve", "default_slots", "QUEUE_BLOCK"]
 
 _SAFETY, _FMIN, _FMAX, _FNEWTON = 0.9, 0.2, 10.0, 0.25
-_H_MIN = 1e-10  # ms: a member whose step falls below this is declared failed (status 2)
-
+_H_MIN = 1e-10  # ms: a member whose step falls below this has collapsed (Status.STEP_COLLAPSED)
 
 # step-size controller coefficients (Diffrax's PIDController convention): the explicit pair keeps
 # Diffrax's default I controller; the ESDIRK pairs use the PI controller Diffrax's docs suggest
@@ -50,9 +59,13 @@ _I_CONTROL, _PI_CONTROL = (0.0, 1.0), (0.3, 0.3)
 # RADAU5 halves the step when its Newton iteration converges too slowly (Hairer & Wanner IV.8);
 # here it is done before the iteration fails. The slots iterate in lock-step, so the batch pays
 # for its slowest slot's count: on Prinz cells (1,024 members, 1 s) this cut rejected steps from
-# 8.8 % to 0.3 %, kept the step count (2,024 -> 2,025), and the Kvaerno5 / Tsit5 time ratio fell
-# from 4.2 to 3.0 (thresholds 2 and 4, and factors 0.3-0.8, measured worse).
+# 8.8 % to 0.3 % and the Kvaerno5 / Tsit5 time ratio from 4.2 to 3.0.
 _SLOW_NEWTON, _FSLOW = 3, 0.5
+
+QUEUE_BLOCK = 2048
+"""Members per block on one device: each step writes its finished members' rows into the
+per-member outputs, and XLA's CPU scatter costs in proportion to their length (measured: 5,000
+members per device ran at 472 against 903 neuron-s/s in blocks of 2,048)."""
 
 
 def _method(name):
@@ -62,10 +75,10 @@ def _method(name):
         return diffrax.Kvaerno5.tableau, 5, True, _PI_CONTROL
     if name == "kvaerno3":
         return diffrax.Kvaerno3.tableau, 3, True, _PI_CONTROL
-    raise ValueError(f"the queue engine runs Tsit5, Kvaerno5 and Kvaerno3, not {name!r}")
+    raise ValueError(f"the work queue runs Tsit5, Kvaerno5 and Kvaerno3, not {name!r}")
 
 
-def _hermite(s, v0, v1, d0, d1):
+def hermite(s, v0, v1, d0, d1):
     """Cubic Hermite on ``s`` in [0, 1] with end values ``v0, v1`` and end slopes ``d0, d1``
     (per unit ``s``), and its derivative."""
     s2, s3 = s * s, s * s * s
@@ -74,20 +87,25 @@ def _hermite(s, v0, v1, d0, d1):
     return p, dp
 
 
-def _crossing(v0, v1, d0, d1, threshold):
+def quintic_hermite(s, v0, v1, d0, d1, a0, a1):
+    """Quintic Hermite on ``s`` in [0, 1] with end values ``v0, v1``, first derivatives ``d0, d1``
+    and second derivatives ``a0, a1`` (per unit ``s``): exact for polynomials of degree <= 5."""
+    s2 = s * s
+    s3 = s2 * s
+    s4, s5 = s3 * s, s3 * s2
+    return ((1 - 10 * s3 + 15 * s4 - 6 * s5) * v0 + (s - 6 * s3 + 8 * s4 - 3 * s5) * d0
+            + (0.5 * s2 - 1.5 * s3 + 1.5 * s4 - 0.5 * s5) * a0 + (0.5 * s3 - s4 + 0.5 * s5) * a1
+            + (-4 * s3 + 7 * s4 - 3 * s5) * d1 + (10 * s3 - 15 * s4 + 6 * s5) * v1)  # fmt: skip
+
+
+def crossing(v0, v1, d0, d1, threshold):
     """Fraction ``s`` in [0, 1] of the step where the Hermite interpolant crosses ``threshold``
     (linear guess, then 3 Newton iterations kept inside the step)."""
     s = jnp.clip((threshold - v0) / jnp.where(v1 != v0, v1 - v0, 1.0), 0.0, 1.0)
     for _ in range(3):
-        p, dp = _hermite(s, v0, v1, d0, d1)
+        p, dp = hermite(s, v0, v1, d0, d1)
         s = jnp.clip(s - (p - threshold) / jnp.where(dp > 0, dp, jnp.inf), 0.0, 1.0)
     return s
-
-
-def _gather(tree, axes, idx):
-    if axes is None:
-        return tree
-    return jax.tree_util.tree_map(lambda a, x: x[idx] if a == 0 else x, axes, tree, is_leaf=lambda v: v is None)
 
 
 def _select(mask, new, old, axes):
@@ -99,65 +117,130 @@ def _select(mask, new, old, axes):
     )  # fmt: skip
 
 
-def _queue_local(model, stim, y0, jumps, model_axes, stim_axes, cfg):
-    (name, t0, t_end, t_record, rtol, atol, dt0, max_steps, threshold, max_spikes, n_slots, n_border,
-     newton_tol, max_newton) = cfg  # fmt: skip
+def _queue(model, stim, y0, jumps, ts, model_axes, stim_axes, cfg):
+    """One queue over ``y0.shape[0]`` members on one device; returns the per-member outputs."""
+    c_ = dict(cfg)
+    name, t0, t_end, t_window = c_["solver"], c_["t0"], c_["t_end"], c_["t_window"]
+    rtol, atol, dt0, max_steps = c_["rtol"], c_["atol"], c_["dt0"], c_["max_steps"]
+    vidx, states, spikes, threshold, max_spikes = c_["voltages"], c_["states"], c_["spikes"], c_["threshold"], c_["max_spikes"]
     tableau, order, implicit, (pcoeff, icoeff) = _method(name)
     n_members, n_states = y0.shape
     dtype = y0.dtype
-    S = min(n_slots, n_members)
+    S = min(c_["slots"], n_members)
+    nv = len(vidx)
+    vrows = np.asarray(vidx)
+    n_t = ts.shape[0]
+    save_rows = None if states is None else (vrows if states == "V" else np.arange(n_states))
+    has_event = model.event() is not None  # a Python-level property of the model class
     slot = jnp.arange(S)
 
-    def linear_form(m, s, t, yT):
+    def lf_vmapped(m, s, t, yT):
         lf = jax.vmap(lambda mm, y, ss, tt: mm.linear_form(y, evaluate_stimulus(ss, tt)),
                       in_axes=(model_axes, 1, stim_axes, 0), out_axes=1)  # fmt: skip
         return lf(m, yT, s, t)
 
     def make_rhs(m, s):
         def rhs(t, yT):
-            A, B = linear_form(m, s, t, yT)
+            A, B = lf_vmapped(m, s, t, yT)
             return A - B * yT
 
-        return rhs, (lambda t, yT: linear_form(m, s, t, yT))
+        return rhs, (lambda t, yT: lf_vmapped(m, s, t, yT))
 
     def border_rhs(m, s, t, yT):
-        """The V (and Ca) rows of ``rhs`` from the model's ``_border_rows`` (no gate kinetics)."""
-        A, B = vmapped_border_rows(m, model_axes)(yT, jax.vmap(evaluate_stimulus, in_axes=(stim_axes, 0))(s, t))
+        """The border rows of ``rhs`` from the model's :meth:`border_rows` (no gate kinetics)."""
+        rows = jax.vmap(lambda mm, y, i: mm.border_rows(y, i), in_axes=(model_axes, 1, 0), out_axes=1)
+        A, B = rows(m, yT, jax.vmap(evaluate_stimulus, in_axes=(stim_axes, 0))(s, t))
         return A - B * yT[: A.shape[0]]
-
-    has_border_rows = hasattr(model, "_border_rows")
 
     tables = esdirk_tables(tableau) if implicit else None
 
     def step(m, s, t, yT, f0, h, active):
         rhs, lf = make_rhs(m, s)
         if implicit:
-            return esdirk_step(rhs, lf, tables, t, yT, f0, h, n_border=n_border, rtol=rtol, atol=atol,
-                               newton_tol=newton_tol, max_newton=max_newton, active=active,
-                               border_rhs=(lambda tt, yy: border_rhs(m, s, tt, yy)) if has_border_rows else None)  # fmt: skip
+            return esdirk_step(rhs, lf, tables, t, yT, f0, h, n_border=c_["n_border"], rtol=rtol, atol=atol,
+                               newton_tol=c_["newton_tol"], max_newton=c_["max_newton"], active=active,
+                               border_rhs=lambda tt, yy: border_rhs(m, s, tt, yy))  # fmt: skip
         return explicit_step(rhs, tableau, t, yT, f0, h)
 
-    idx0 = slot
-    m0, s0 = _gather(model, model_axes, idx0), _gather(stim, stim_axes, idx0)
-    yT0 = y0[idx0].T
+    def event_parts(m):
+        thr = jax.vmap(lambda mm: jnp.asarray(mm.event().threshold, dtype), in_axes=(model_axes,))(m)
+        return jnp.broadcast_to(thr, (S,))
+
+    def event_reset(m, yT):
+        return jax.vmap(lambda mm, y: mm.event().reset(y), in_axes=(model_axes, 1), out_axes=1)(m, yT)
+
+    m0, s0 = gather_members(model, model_axes, slot), gather_members(stim, stim_axes, slot)
+    yT0 = y0[slot].T
     t_init = jnp.full((S,), t0, dtype)
     f_init = make_rhs(m0, s0)[0](t_init, yT0)
     far = jnp.asarray(np.inf, dtype)
-    # per-member outputs; spike times go straight to their member's row (no per-slot buffer)
-    out = dict(
-        times=jnp.full((n_members, max_spikes), jnp.nan, dtype), count=jnp.zeros((n_members,), jnp.int32),
-        y_final=jnp.zeros((n_members, n_states), dtype), status=jnp.zeros((n_members,), jnp.int32),
-        steps=jnp.zeros((n_members,), jnp.int32), accepted=jnp.zeros((n_members,), jnp.int32),
-        v_min=jnp.zeros((n_members,), dtype), v_max=jnp.zeros((n_members,), dtype),
-    )  # fmt: skip
+    out = dict(y_final=jnp.zeros((n_members, n_states), dtype), status=jnp.zeros((n_members,), jnp.int32),
+               steps=jnp.zeros((n_members,), jnp.int32), accepted=jnp.zeros((n_members,), jnp.int32))  # fmt: skip
+    if save_rows is not None:
+        out["saved"] = jnp.full((n_members, n_t, len(save_rows)), jnp.nan, dtype)
+    if spikes:
+        out.update(times=jnp.full((n_members, nv, max_spikes), jnp.nan, dtype), count=jnp.zeros((n_members, nv), jnp.int32),
+                   v_min=jnp.zeros((n_members, nv), dtype), v_max=jnp.zeros((n_members, nv), dtype))  # fmt: skip
+    # the loop carries the slots' array leaves only (a stimulus may hold a Python callable)
+    (m0, m_static), (s0, s_static) = eqx.partition(m0, eqx.is_array), eqx.partition(s0, eqx.is_array)
     carry = dict(
-        m=m0, s=s0, member=idx0, t=t_init, y=yT0, f=f_init, h=jnp.full((S,), dt0, dtype), j=jumps[idx0],
-        steps=jnp.zeros((S,), jnp.int32), acc=jnp.zeros((S,), jnp.int32), count=jnp.zeros((S,), jnp.int32),
-        vmin=jnp.full((S,), far), vmax=jnp.full((S,), -far), ep=jnp.ones((S,), dtype),
-        active=jnp.ones((S,), bool), next=jnp.asarray(S, jnp.int32), out=out,
+        m=m0, s=s0, member=slot, t=t_init, y=yT0, f=f_init, h=jnp.full((S,), dt0, dtype), j=jumps[slot],
+        steps=jnp.zeros((S,), jnp.int32), acc=jnp.zeros((S,), jnp.int32), k=jnp.zeros((S,), jnp.int32),
+        count=jnp.zeros((nv, S), jnp.int32), vmin=jnp.full((nv, S), far), vmax=jnp.full((nv, S), -far),
+        ep=jnp.ones((S,), dtype), active=jnp.ones((S,), bool), next=jnp.asarray(S, jnp.int32), out=out,
     )  # fmt: skip
 
+    def second(m, s_, tt, y, f):
+        """``y'' = f_t + f_y f`` (state-major), by one forward-mode product of the vector field."""
+        rhs = make_rhs(m, s_)[0]
+        return jax.jvp(rhs, (tt, y), (jnp.ones_like(tt), f))[1]
+
+    def locate_event(m, s_, t, h, yT, y1, f0, f1, thr):
+        """Fraction ``s`` of the step where the event state crosses ``thr`` on the quintic
+        interpolant (secant start, then bracketed Newton), and the interpolated state there."""
+        e = c_["event_state"]
+        h2 = h * h
+        d0, d1, a0, a1 = h * f0, h * f1, h2 * second(m, s_, t, yT, f0), h2 * second(m, s_, t + h, y1, f1)
+        p = lambda s: quintic_hermite(s, yT[e], y1[e], d0[e], d1[e], a0[e], a1[e]) - thr  # noqa: E731
+        lo, hi = jnp.zeros_like(t), jnp.ones_like(t)
+        sv = jnp.clip((thr - yT[e]) / jnp.where(y1[e] != yT[e], y1[e] - yT[e], 1.0), 0.0, 1.0)
+        for _ in range(12):
+            val, slope = jax.jvp(p, (sv,), (jnp.ones_like(sv),))
+            lo, hi = jnp.where(val < 0, sv, lo), jnp.where(val < 0, hi, sv)
+            newton = sv - val / jnp.where(slope != 0, slope, 1.0)
+            sv = jnp.where((newton > lo) & (newton < hi) & (slope > 0), newton, 0.5 * (lo + hi))
+        return sv, quintic_hermite(sv, yT, y1, d0, d1, a0, a1)
+
+    def write_saves(o, k, accept, m, s_, member, t, h_int, t_stop, yT, y1, f0, f1):
+        """Saved values at every save time in ``[t, t_stop]`` of the accepted steps, from the
+        quintic Hermite interpolant on ``[t, t + h_int]``; returns the outputs and the next save index."""
+        rows = save_rows
+        eps = 1e-12 * (1.0 + jnp.abs(t_stop))
+
+        def due(k):
+            return accept & (k < n_t) & (ts[jnp.minimum(k, n_t - 1)] <= t_stop + eps)
+
+        def saves(o, k):
+            h2 = h_int * h_int
+            a0, a1 = h2 * second(m, s_, t, yT, f0)[rows], h2 * second(m, s_, t + h_int, y1, f1)[rows]
+            v0, v1, d0, d1 = yT[rows], y1[rows], h_int * f0[rows], h_int * f1[rows]
+
+            def body(state):
+                k, saved = state
+                d = due(k)
+                kc = jnp.minimum(k, n_t - 1)
+                s = jnp.clip((ts[kc] - t) / jnp.where(h_int > 0, h_int, 1.0), 0.0, 1.0)
+                val = quintic_hermite(s, v0, v1, d0, d1, a0, a1)
+                saved = saved.at[jnp.where(d, member, n_members), kc].set(val.T, mode="drop")
+                return k + d.astype(jnp.int32), saved
+
+            k, saved = jax.lax.while_loop(lambda st: jnp.any(due(st[0])), body, (k, o["saved"]))
+            return dict(o, saved=saved), k
+
+        return jax.lax.cond(jnp.any(due(k)), saves, lambda o, k: (o, k), o, k)
+
     def body(c):
+        c = dict(c, m=eqx.combine(c["m"], m_static), s=eqx.combine(c["s"], s_static))
         t, yT, h, active, member = c["t"], c["y"], c["h"], c["active"], c["member"]
         # land exactly on t_end and on stimulus jumps; evaluate the step's stages just before a jump
         eps = 1e-12 * (1.0 + jnp.abs(t))
@@ -181,16 +264,41 @@ def _queue_local(model, stim, y0, jumps, model_axes, stim_axes, cfg):
         y_new = jnp.where(accept[None], y1, yT)
         f_new = jnp.where(accept[None], f1, c["f"])
         o = dict(c["out"])
-        # spikes: upward threshold crossings inside accepted steps at or after t_record
-        v0, v1 = yT[0], y1[0]
-        up = accept & (v0 < threshold) & (v1 >= threshold)
-        tc = t + h * _crossing(v0, v1, h * c["f"][0], h * f1[0], threshold)
-        rec = up & (tc >= t_record)
-        o["times"] = o["times"].at[jnp.where(rec, member, n_members), c["count"]].set(tc, mode="drop")
-        count = c["count"] + rec.astype(jnp.int32)
-        in_win = accept & (t_new >= t_record)
-        vmin = jnp.where(in_win, jnp.minimum(c["vmin"], v1), c["vmin"])
-        vmax = jnp.where(in_win, jnp.maximum(c["vmax"], v1), c["vmax"])
+        count, vmin, vmax = c["count"], c["vmin"], c["vmax"]
+        v0, v1 = yT[vrows], y1[vrows]
+        if has_event:
+            # an event cuts the step at its crossing, located on the quintic interpolant
+            e = c_["event_state"]
+            thr_e = event_parts(c["m"])
+            fired = accept & (yT[e] < thr_e) & (y1[e] >= thr_e)
+            s_e, y_e = jax.lax.cond(jnp.any(fired), lambda: locate_event(c["m"], c["s"], t, h_eval, yT, y1, c["f"], f1, thr_e),
+                                    lambda: (jnp.zeros((S,), dtype), yT))  # fmt: skip
+            t_e = t + h_eval * s_e
+            t_stop = jnp.where(fired, t_e, t_new)
+        else:
+            fired = jnp.zeros((S,), bool)
+            t_stop = t_new
+        if save_rows is not None:
+            o, k = write_saves(o, c["k"], accept, c["m"], c["s"], member, t, h_eval, t_stop, yT, y1, c["f"], f1)
+        else:
+            k = c["k"]
+        if spikes:
+            if has_event:  # spikes are the events (of the event's voltage state)
+                up = fired[None] & (vrows[:, None] == c_["event_state"])
+                tc = jnp.broadcast_to(t_e, (nv, S))
+            else:
+                up = accept[None] & (v0 < threshold) & (v1 >= threshold)
+                tc = t + h_eval * crossing(v0, v1, h_eval * c["f"][vrows], h_eval * f1[vrows], threshold)
+            rec = up & (tc >= t_window) & (count < max_spikes)
+            cell = jnp.broadcast_to(jnp.arange(nv)[:, None], (nv, S))
+            o["times"] = o["times"].at[jnp.where(rec, member[None], n_members), cell, count].set(tc, mode="drop")
+            count = count + (up & (tc >= t_window)).astype(jnp.int32)
+            in_win = accept & (t_new >= t_window)
+            vmin = jnp.where(in_win[None], jnp.minimum(vmin, v1), vmin)
+            vmax = jnp.where(in_win[None], jnp.maximum(vmax, v1), vmax)
+        if has_event:
+            y_new = jnp.where(fired[None], event_reset(c["m"], y_e), y_new)
+            t_new = jnp.where(fired, t_e, t_new)
         steps = c["steps"] + active.astype(jnp.int32)
         acc = c["acc"] + accept.astype(jnp.int32)
         h_new = h * factor
@@ -198,31 +306,37 @@ def _queue_local(model, stim, y0, jumps, model_axes, stim_axes, cfg):
         too_many = active & ~finished & (steps >= max_steps)
         broken = active & ~finished & ~too_many & ~accept & (h_new < _H_MIN)
         done = finished | too_many | broken
-        status = jnp.where(finished, 0, jnp.where(too_many, 1, 2)).astype(jnp.int32)
+        ok_final = jnp.all(jnp.isfinite(y_new), axis=0)
+        status = jnp.where(finished & ok_final, Status.OK, jnp.where(
+            finished, Status.NON_FINITE, jnp.where(too_many, Status.MAX_STEPS, jnp.where(
+                finite, Status.STEP_COLLAPSED, Status.NON_FINITE)))).astype(jnp.int32)  # fmt: skip
         # write the finished members' summaries (rows of slots that are not done are dropped)
         row = jnp.where(done, member, n_members)
-        for key, val in (("count", count), ("y_final", y_new.T), ("status", status), ("steps", steps),
-                         ("accepted", acc), ("v_min", vmin), ("v_max", vmax)):  # fmt: skip
+        rows = [("y_final", y_new.T), ("status", status), ("steps", steps), ("accepted", acc)]
+        if spikes:
+            rows += [("count", count.T), ("v_min", vmin.T), ("v_max", vmax.T)]
+        for key, val in rows:
             o[key] = o[key].at[row].set(val, mode="drop")
         # refill the done slots from the queue
         new_idx = c["next"] + jnp.cumsum(done.astype(jnp.int32)).astype(jnp.int32) - 1
         load = done & (new_idx < n_members)
         gidx = jnp.where(load, new_idx, member).clip(0, n_members - 1)
-        m = _select(load, _gather(model, model_axes, gidx), c["m"], model_axes)
-        s = _select(load, _gather(stim, stim_axes, gidx), c["s"], stim_axes)
+        m = _select(load, gather_members(model, model_axes, gidx), c["m"], model_axes)
+        s = _select(load, gather_members(stim, stim_axes, gidx), c["s"], stim_axes)
         y_new = jnp.where(load[None], y0[gidx].T, y_new)
         t_new = jnp.where(load, t0, t_new)
-        # the FSAL value is stale after a reload or a stimulus jump
-        refresh = load | (accept & at_jump)
+        # the FSAL value is stale after a reload, a stimulus jump or an event's reset
+        refresh = load | (accept & at_jump) | fired
         f_new = jax.lax.cond(
             jnp.any(refresh),
-            lambda m, s, t, y, f: jnp.where(refresh[None], make_rhs(m, s)[0](t, y), f),
-            lambda m, s, t, y, f: f, m, s, t_new, y_new, f_new,
+            lambda t, y, f: jnp.where(refresh[None], make_rhs(m, s)[0](t, y), f),
+            lambda t, y, f: f, t_new, y_new, f_new,
         )  # fmt: skip
         z = lambda x, v: jnp.where(load, v, x)  # noqa: E731
+        zv = lambda x, v: jnp.where(load[None], v, x)  # noqa: E731
         return dict(
-            m=m, s=s, member=gidx, t=t_new, y=y_new, f=f_new, h=z(h_new, dt0), j=jnp.where(load[:, None], jumps[gidx], c["j"]),
-            steps=z(steps, 0), acc=z(acc, 0), count=z(count, 0), vmin=z(vmin, far), vmax=z(vmax, -far),
+            m=eqx.filter(m, eqx.is_array), s=eqx.filter(s, eqx.is_array), member=gidx, t=t_new, y=y_new, f=f_new, h=z(h_new, dt0), j=jnp.where(load[:, None], jumps[gidx], c["j"]),
+            steps=z(steps, 0), acc=z(acc, 0), k=z(k, 0), count=zv(count, 0), vmin=zv(vmin, far), vmax=zv(vmax, -far),
             # previous accepted error norm for the PI term, floored so a near-exact step cannot
             # hold the next one back by more than 1e-4 ** (pcoeff / order)
             ep=z(jnp.where(accept, jnp.maximum(en_safe, 1e-4), c["ep"]), 1.0),
@@ -233,80 +347,17 @@ def _queue_local(model, stim, y0, jumps, model_axes, stim_axes, cfg):
     return final["out"]
 
 
-_QUEUE_BLOCK = 2048
-
-
-def _queue_blocks(model, stim, y0, jumps, model_axes, stim_axes, cfg):
-    """One device's members in blocks of at most :data:`_QUEUE_BLOCK`, one queue after the other:
-    each step writes its finished members' rows into the per-member outputs, and XLA's CPU scatter
-    costs in proportion to those outputs' length (measured: 5,000 members per device ran at 472
-    against 903 neuron-s/s for 2,048). Blocks are near-equal, so padding stays below their count."""
-    n = y0.shape[0]
-    nb = -(-n // _QUEUE_BLOCK)
-    if nb == 1:
-        return _queue_local(model, stim, y0, jumps, model_axes, stim_axes, cfg)
-    block = -(-n // nb)
+def queue_solve(model, stim, y0, jumps, ts, in_axes, cfg):
+    """The queue on one device's members ``y0`` ``(n, n_states)``, in blocks of at most
+    :data:`QUEUE_BLOCK` (one queue after the other); ``jumps`` ``(n, n_jumps)`` (ms, ``inf``
+    padded), ``ts`` the save times (ms), ``cfg`` a tuple of ``(name, value)`` settings (see
+    :func:`jaxneuron.solvers.engines.QueueEngine`). Returns a dict of per-member outputs."""
+    model_axes, stim_axes = in_axes
 
     def one(m, s, y, j):
-        return _queue_local(m, s, y, j, model_axes, stim_axes, cfg)
+        return _queue(m, s, y, j, ts, model_axes, stim_axes, cfg)
 
-    out = map_member_blocks(one, model, stim, (y0, jumps), (model_axes, stim_axes), nb, block)
-    return {k: v.reshape((nb * block,) + v.shape[2:])[:n] for k, v in out.items()}
-
-
-def _queue_classic(model, stim, y0, jumps, in_axes, cfg, n_dev):
-    """The work queue prefers XLA's classic CPU runtime for jobs large enough (runtime.py)."""
-    return y0.shape[0] * (cfg[2] - cfg[1]) / 1000.0 >= MIN_NEURON_SECONDS["queue"]
-
-
-@runtime_jit(classic=_queue_classic)
-def _solve_queue(model, stim, y0, jumps, in_axes, cfg, n_dev):
-    model_axes, stim_axes = in_axes
-    if n_dev == 1:
-        return _queue_blocks(model, stim, y0, jumps, model_axes, stim_axes, cfg)
-    mesh = Mesh(np.array(jax.local_devices()[:n_dev]), ("m",))
-    m_dyn, m_static = eqx.partition(model, eqx.is_array)
-    s_dyn, s_static = eqx.partition(stim, eqx.is_array)
-
-    def fn(m_dyn, s_dyn, y0, jumps):
-        return _queue_blocks(eqx.combine(m_dyn, m_static), eqx.combine(s_dyn, s_static), y0, jumps,
-                             model_axes, stim_axes, cfg)  # fmt: skip
-
-    in_specs = (_member_specs(model_axes, m_dyn), _member_specs(stim_axes, s_dyn), PartitionSpec("m"), PartitionSpec("m"))
-    return jax.shard_map(fn, mesh=mesh, in_specs=in_specs, out_specs=PartitionSpec("m"), check_vma=False)(
-        m_dyn, s_dyn, y0, jumps
-    )
-
-
-def solve_queue(model, stim, y0, in_axes, *, solver_name, t0, t_end, t_record, rtol, atol, dt0, max_steps,
-                threshold, max_spikes, n_slots, n_border, newton_tol=1e-2, max_newton=8):  # fmt: skip
-    """Run the queue engine on flat members (``y0``: ``(n, n_states)``; ``model``/``stim`` folded
-    by :func:`~jaxneuron._batching.flatten_members` with ``in_axes``). Returns a dict of per-member
-    arrays: ``times (n, max_spikes)``, ``count``, ``y_final``, ``status``, ``steps``,
-    ``accepted``, ``v_min``, ``v_max``. ``newton_tol`` (in the error norm: Diffrax's ``VeryChord``
-    default ``kappa = 1e-2``) and ``max_newton`` apply to the ESDIRK stage solves."""
-    n = y0.shape[0]
-    model_axes, stim_axes = in_axes
-    jumps = stim.jump_times() if stim is not None and hasattr(stim, "jump_times") else None
-    if jumps is None:
-        j = jnp.full((n, 1), jnp.inf, y0.dtype)
-    elif stim_axes is None:
-        jumps = jnp.atleast_1d(jumps).astype(y0.dtype)
-        j = jnp.broadcast_to(jumps, (n,) + jumps.shape)
-    else:
-        j = jax.vmap(lambda s: jnp.atleast_1d(s.jump_times()), in_axes=(stim_axes,))(stim).astype(y0.dtype)
-    n_dev = _n_devices(n)
-    pad = (-n) % n_dev
-    if pad:
-        model, stim, y0, j = (_pad_members(x, ax, pad) for x, ax in ((model, model_axes), (stim, stim_axes), (y0, 0), (j, 0)))
-    per_dev = (n + pad) // n_dev
-    slots = max(1, min(int(n_slots), per_dev))
-    cfg = (solver_name, float(t0), float(t_end), float(t_record), float(rtol), float(atol), float(dt0), int(max_steps),
-           float(threshold), int(max_spikes), slots, int(n_border), float(newton_tol), int(max_newton))  # fmt: skip
-    out = _solve_queue(model, stim, y0, j, in_axes, cfg, n_dev)
-    if pad:
-        out = {k: v[:n] for k, v in out.items()}
-    return out
+    return map_member_blocks(one, model, stim, (y0, jumps), in_axes, QUEUE_BLOCK)
 
 
 def default_slots(n_members: int) -> int:

@@ -10,16 +10,16 @@ Measured on 2 cores (2 host devices), Prinz cells, neuron-s/s, thunk -> classic:
 
 | program | thunk | classic | used |
 |---|---|---|---|
-| ``simulate_spikes`` Tsit5 (1,024 members, 1 s) | 533 | 791 | classic |
-| ``simulate_spikes`` Kvaerno5 (same) | 172 | 288 | classic |
-| ``simulate_spikes`` Tsit5 (10,000 members, 2 s; blocks of 2,048 per device) | 688 | 947 | classic |
-| ``simulate`` Tsit5, vmapped Diffrax (512, 0.3 s) | 232 | 279 | thunk |
-| ``simulate`` Tsit5, vmapped Diffrax (2,000, 2 s; benchmark) | 289 | 146 | thunk |
-| ``simulate`` Kvaerno5, vmapped Diffrax (8, 0.3 s; dense LU) | 1.22 | 0.27 | thunk |
-| ``simulate`` ExpEuler, Diffrax loop (256, 0.2 s) | 153 | 159 | thunk (no gain) |
-| ``ExpEuler`` fast path, float64 (4,096, 0.5 s) | 206 | 450 | classic |
-| ``ExpEuler`` fast path, float32 | 628 | 474 | thunk |
-| ``ExpEuler`` tabulated (gathers), float64 / float32 | 912 / 1,421 | 325 / 554 | thunk |
+| work queue, Tsit5 (1,024 members, 1 s) | 533 | 791 | classic |
+| work queue, Kvaerno5 (same) | 172 | 288 | classic |
+| work queue, Tsit5 (10,000 members, 2 s; blocks of 2,048 per device) | 688 | 947 | classic |
+| Diffrax engine, Tsit5 (512, 0.3 s) | 232 | 279 | thunk |
+| Diffrax engine, Tsit5 (2,000, 2 s; benchmark) | 289 | 146 | thunk |
+| Diffrax engine, Kvaerno5 (8, 0.3 s; dense LU) | 1.22 | 0.27 | thunk |
+| Diffrax engine, ExpEuler (256, 0.2 s) | 153 | 159 | thunk (no gain) |
+| work queue, ExpEuler float64 (4,096, 0.5 s) | 206 | 450 | classic |
+| work queue, ExpEuler float32 | 628 | 474 | thunk |
+| work queue, ExpEuler tabulated (gathers), float64 / float32 | 912 / 1,421 | 325 / 554 | thunk |
 | demo sweep, queue engine (256 members, 20 s; with Diffrax traces) | 52 s | 156 s | thunk |
 
 The adaptive loops are made of many small kernels (64 slots, 13 states), whose launches dominate
@@ -37,16 +37,15 @@ import functools
 import equinox as eqx
 import jax
 
-__all__ = ["CLASSIC_CPU", "MIN_NEURON_SECONDS", "classic_cpu_available", "prefers_classic_cpu", "use_classic_cpu",
-           "runtime_jit"]
+__all__ = ["CLASSIC_CPU", "MIN_NEURON_SECONDS", "classic_cpu_available", "use_classic_cpu", "runtime_jit"]
 
 CLASSIC_CPU = {"xla_cpu_use_thunk_runtime": False}
 """The compiler options that select the classic CPU runtime."""
 
-MIN_NEURON_SECONDS = {"queue": 5000.0, "vmap": 200.0}
-"""Smallest job (members x seconds of model time) compiled for the classic runtime, per engine:
-near the break-even of the extra compile time against the faster run (work queue: Tsit5 ~6,000,
-Kvaerno5 ~2,000 neuron-s; the float64 ExpEuler fast path ~100)."""
+MIN_NEURON_SECONDS = {"adaptive": 5000.0, "fixed": 200.0}
+"""Smallest job (members x seconds of model time) compiled for the classic runtime: near the
+break-even of the extra compile time against the faster run (work queue, adaptive: Tsit5 ~6,000,
+Kvaerno5 ~2,000 neuron-s; the float64 fixed-step path ~100)."""
 
 
 @functools.cache
@@ -59,22 +58,19 @@ def classic_cpu_available() -> bool:
     return True
 
 
-def prefers_classic_cpu(solver, engine: str = "vmap") -> bool:
-    """The measured choice for a solve with ``solver`` (a solver choice of
-    :mod:`jaxneuron.solvers.choices`) on ``engine`` (``"vmap"`` or ``"queue"``): see the table above."""
+def use_classic_cpu(engine: str, solver, neuron_seconds: float) -> bool:
+    """The one runtime choice: whether a solve with ``solver`` on ``engine`` (``"queue"`` or
+    ``"diffrax"``) of ``neuron_seconds`` (members x model seconds) is compiled for the classic CPU
+    runtime (when on CPU). The measured choice of the table above: the work queue's adaptive
+    loops and its untabulated float64 fixed-step path, when the job is large enough to repay the
+    compile; never the Diffrax engine or the tables."""
     from .choices import ExpEuler
 
-    if engine == "queue":
-        return True
+    if engine != "queue":
+        return False
     if isinstance(solver, ExpEuler):
-        return solver.fast and solver.table_mode is None and solver.dtype == "float64"
-    return False  # vmapped Diffrax solves: the classic runtime lost at benchmark size
-
-
-def use_classic_cpu(solver, engine: str, neuron_seconds: float) -> bool:
-    """Whether a job of ``neuron_seconds`` (members x model seconds) with ``solver`` on ``engine``
-    is compiled for the classic runtime (when on CPU): preferred and large enough."""
-    return prefers_classic_cpu(solver, engine) and neuron_seconds >= MIN_NEURON_SECONDS[engine]
+        return solver.table_mode is None and solver.dtype == "float64" and neuron_seconds >= MIN_NEURON_SECONDS["fixed"]
+    return neuron_seconds >= MIN_NEURON_SECONDS["adaptive"]
 
 
 def runtime_jit(fn=None, *, classic):

@@ -1,4 +1,5 @@
-"""Tabulated kinetics for the fixed-step exponential Euler of STG models (``ExpEuler(tabulated=...)``).
+"""Tabulated kinetics for the fixed-step exponential Euler (``ExpEuler(tabulated=...)``) of models
+with V-only gate kinetics (:meth:`~jaxneuron.models.interface.AbstractModel.table_kinetics`: the STG cells).
 
 With a fixed step ``h`` every gate's exponential-Euler update is ``x' = x_inf(V) + (x -
 x_inf(V)) e(V)`` with ``e = exp(-h / tau(V))``; both factors depend on V alone (m_KCa's steady
@@ -27,17 +28,12 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-__all__ = ["V_RANGE_mV", "DV_mV", "TABLE_MODES", "kinetics_table", "supports_tables", "make_tabulated_step"]
+__all__ = ["V_RANGE_mV", "DV_mV", "TABLE_MODES", "kinetics_table", "make_tabulated_step"]
 
 V_RANGE_mV = (-150.0, 100.0)
 DV_mV = 0.01
 TABLE_MODES = ("nearest", "linear")
 _N_GRID = int(round((V_RANGE_mV[1] - V_RANGE_mV[0]) / DV_mV)) + 1
-
-
-def supports_tables(model) -> bool:
-    """Whether ``model`` exposes V-only gate kinetics (the STG models do)."""
-    return hasattr(model, "_gates_inf_tau_V") and hasattr(model, "_border_rows")
 
 
 def kinetics_table(model, h, dtype, mode="nearest"):
@@ -48,7 +44,7 @@ def kinetics_table(model, h, dtype, mode="nearest"):
     if mode not in TABLE_MODES:
         raise ValueError(f"table mode must be one of {TABLE_MODES}, got {mode!r}")
     V = jnp.linspace(*V_RANGE_mV, _N_GRID, dtype=jnp.float64)
-    gates = model._gates_inf_tau_V(V)
+    gates = model.table_kinetics().gates(V)
     e = jnp.stack([jnp.broadcast_to(jnp.exp(-h / tau), V.shape) for _, tau in gates], axis=1)
     inf = jnp.stack([jnp.broadcast_to(x_inf, V.shape) for x_inf, _ in gates], axis=1)
     if mode == "nearest":
@@ -61,13 +57,15 @@ def kinetics_table(model, h, dtype, mode="nearest"):
 
 def make_tabulated_step(model, border_rows, stim_at, h, dtype, update, table=None, mode="nearest"):
     """``step(yT, t, h) -> yT`` on the state-major batch ``(n_states, n)`` with tabulated gate
-    kinetics. ``border_rows(yT, I) -> (A, B)`` of shape ``(2, n)``; ``update`` is the exponential
-    Euler update used for the V and Ca rows; ``table``: :func:`kinetics_table` of ``model``, ``h``
-    and ``mode`` when the caller already built it (built here otherwise)."""
+    kinetics (``model.table_kinetics()``). ``border_rows(yT, I) -> (A, B)`` of shape
+    ``(n_border, n)``; ``update`` is the exponential Euler update used for the border rows;
+    ``table``: :func:`kinetics_table` of ``model``, ``h`` and ``mode`` when the caller already
+    built it (built here otherwise). The one voltage is state 0."""
     table = kinetics_table(model, h, dtype, mode) if table is None else table
     n_gates = table.shape[1] if mode == "nearest" else table.shape[1] // 2
     lo = V_RANGE_mV[0]
-    cg = model.calcium_gate
+    kin = model.table_kinetics()
+    nb = model.n_border
 
     def lookup(V):
         u = (V - lo) * (1.0 / DV_mV)
@@ -84,10 +82,11 @@ def make_tabulated_step(model, border_rows, stim_at, h, dtype, update, table=Non
 
     def step(yT, t, h_):
         A, B = border_rows(yT, stim_at(t))
-        border = update(yT[:2], A, B, h_)
+        border = update(yT[:nb], A, B, h_)
         e, x_inf, inside = lookup(yT[0])
-        x_inf = x_inf.at[cg].multiply(model.calcium_factor(yT[1]))
-        gates = x_inf + (yT[2:] - x_inf) * e
+        if kin.modulated is not None:
+            x_inf = x_inf.at[kin.modulated].multiply(kin.modulation(yT[:nb].T))
+        gates = x_inf + (yT[nb:] - x_inf) * e
         out = jnp.concatenate([border, gates], axis=0)
         return jnp.where(inside[None], out, jnp.nan)
 
@@ -95,11 +94,6 @@ def make_tabulated_step(model, border_rows, stim_at, h, dtype, update, table=Non
 
 
 def vmapped_border_rows(model, model_axes):
-    """``(yT, I) -> (A, B)`` of the V and Ca rows for a state-major batch."""
-
-    def one(m, y, i):
-        A, B = m._border_rows(y, i)
-        return jnp.stack(A), jnp.stack(B)
-
-    mapped = jax.vmap(one, in_axes=(model_axes, 1, 0), out_axes=1)
+    """``(yT, I) -> (A, B)`` of the border rows for a state-major batch."""
+    mapped = jax.vmap(lambda m, y, i: m.border_rows(y, i), in_axes=(model_axes, 1, 0), out_axes=1)
     return lambda yT, I: mapped(model, yT, I)

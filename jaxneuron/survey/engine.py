@@ -2,17 +2,27 @@
 
 One jitted function per sweep (:func:`run_chunk`) takes the swept parameter values of
 ``chunk_size`` members (the last chunk padded), builds the batched model and stimulus, simulates
-the transient and the analysed window (``jax.vmap`` inside :func:`jaxneuron.simulate`), measures
-the activity features and picks the kept traces. Only those leave the device: per-member
-features, solver ``status`` and step counts, and ``(n_trace_slots, n_times)`` float32 traces.
-Every argument but the parameter values and trace rows is static, so the function compiles
-once per sweep (``TRACE_COUNT`` counts its traces, for tests). With ``[solver] engine = "queue"``
-the chunk runs through :func:`jaxneuron.simulate_spikes` instead (no lock-step between the
-chunk's members; features from spike times; only the kept rows are simulated for traces).
+each member from ``t0`` over the ``transient`` and the analysed ``window`` (to ``t_end``, all in
+ms) with :func:`jaxneuron.simulate`, measures the activity features and picks the kept traces.
+Only those leave the device: per-member features, solver ``status``
+(:class:`jaxneuron.solvers.status.Status`) and step counts, and ``(n_trace_slots, n_times)``
+float32 traces. Every argument but the parameter values and trace rows is static, so the
+function compiles once per sweep (``TRACE_COUNT`` counts its traces, for tests).
 
-Memory: the analysed window of a chunk, ``chunk_size x window_ms / save_dt_ms`` float64 samples
-(plus the solver state), and at most two chunks are in flight (the driver writes chunk k while
-the device computes chunk k+1): memory is bounded by the chunk size, not by the sweep size.
+The ``[solver] engine`` picks how:
+
+* ``"queue"`` (default): :class:`jaxneuron.QueueEngine` (no lock-step between the chunk's
+  members) saving spike times only (``SaveAt(states=None, spikes=True)``), features by
+  :func:`jaxneuron.activity_from_spikes` (``slow_wave_amplitude`` is NaN); the kept traces come
+  from a second :func:`jaxneuron.simulate` of the kept rows only.
+* ``"diffrax"``: :class:`jaxneuron.DiffraxEngine` (``jax.vmap`` around
+  ``diffrax.diffeqsolve``) saving every member's analysed window, features by
+  :func:`jaxneuron.activity` on it.
+
+Memory (diffrax engine): the analysed window of a chunk, ``chunk_size x window / save_dt``
+float64 samples (plus the solver state); the queue engine holds ``max_spikes`` spike times per
+member instead. At most two chunks are in flight (the driver writes chunk k while the device
+computes chunk k+1): memory is bounded by the chunk size, not by the sweep size.
 """
 
 from __future__ import annotations
@@ -28,7 +38,7 @@ import numpy as np
 
 from .spec import SweepSpec
 
-__all__ = ["ChunkProgram", "chunk_program", "run_chunk", "chunk_members", "trace_slots", "output_structure", "TRACE_COUNT"]
+__all__ = ["ChunkProgram", "chunk_program", "run_chunk", "chunk_members", "trace_slots", "output_structure", "trace_times", "TRACE_COUNT"]
 
 TRACE_COUNT = [0]
 """Times :func:`run_chunk` has been traced (compiled) in this process."""
@@ -36,7 +46,8 @@ TRACE_COUNT = [0]
 
 @dataclasses.dataclass(frozen=True)
 class ChunkProgram:
-    """Everything static about one sweep's chunk computation (hashable: jit cache key)."""
+    """Everything static about one sweep's chunk computation (hashable: jit cache key). Times in
+    ms: ``t0`` start, ``transient`` not analysed, ``t_end`` end, ``save_dt`` analysed sampling."""
 
     model: str
     fixed: tuple[tuple[str, float], ...]
@@ -45,14 +56,15 @@ class ChunkProgram:
     stimulus_fixed: tuple[tuple[str, Any], ...]
     swept_stimulus: tuple[str, ...]
     initial_state: tuple[tuple[str, float], ...] | None
-    transient_ms: float
-    t_end_ms: float
-    save_dt_ms: float
+    t0: float
+    transient: float
+    t_end: float
+    save_dt: float
     solver: Any  # a jaxneuron solver choice (an equinox Module of Python numbers)
     feature_names: tuple[str, ...]
     feature_options: tuple[tuple[str, Any], ...]
     trace_stride: int
-    engine: str = "vmap"
+    engine: str = "queue"  # "queue" | "diffrax"
 
 
 def chunk_program(spec: SweepSpec) -> ChunkProgram:
@@ -65,9 +77,9 @@ def chunk_program(spec: SweepSpec) -> ChunkProgram:
         swept_model=tuple(n for n in names if not n.startswith("stimulus.")),
         stimulus_kind=p.stimulus_kind, stimulus_fixed=p.stimulus_fixed,
         swept_stimulus=tuple(n.split(".", 1)[1] for n in names if n.startswith("stimulus.")),
-        initial_state=p.initial_state, transient_ms=p.transient_ms, t_end_ms=p.t_end_ms, save_dt_ms=p.save_dt_ms,
+        initial_state=p.initial_state, t0=p.t0, transient=p.transient, t_end=p.t_end, save_dt=p.save_dt,
         solver=spec.solver(), feature_names=features, feature_options=spec.feature_options,
-        trace_stride=int(round(spec.traces_save_dt_ms / p.save_dt_ms)), engine=spec.solver_engine,
+        trace_stride=int(round(spec.traces_save_dt / p.save_dt)), engine=spec.engine,
     )  # fmt: skip
 
 
@@ -111,27 +123,44 @@ def _features(program: ChunkProgram, act, status):
 
 
 # The chunk program stays on XLA's default CPU runtime (jaxneuron.solvers.runtime): it also
-# simulates the kept traces through Diffrax, and the demo sweep (queue engine) took 156 s on the
-# classic runtime against 52 s on the default one.
+# simulates the kept traces, and the demo sweep (queue engine) took 156 s on the classic
+# runtime against 52 s on the default one.
 @eqx.filter_jit
 def run_chunk(program: ChunkProgram, params: dict, trace_rows: jax.Array):
     """Simulate and reduce one chunk. ``params``: ``{name: (chunk_size,)}`` swept values;
     ``trace_rows``: ``(n_trace_slots,)`` rows of the chunk whose trace is returned.
 
     Returns ``(features, status, num_steps, traces)``: features ``{name: (chunk_size,)}``,
-    ``status`` int (0 ok, see :data:`jaxneuron.STATUS`), ``traces`` float32
+    ``status`` int (0 ok, see :class:`jaxneuron.solvers.status.Status`), ``traces`` float32
     ``(n_trace_slots, n_trace_times)`` (mV)."""
-    from ..analysis import activity
-    from ..simulate import SaveAt, simulate
-
     TRACE_COUNT[0] += 1
     if program.engine == "queue":
         return _run_chunk_queue(program, params, trace_rows)
+    if program.engine == "diffrax":
+        return _run_chunk_diffrax(program, params, trace_rows)
+    raise ValueError(f"unknown engine {program.engine!r}")
+
+
+def _simulate(program: ChunkProgram, params: dict, save, engine):
+    from .. import simulate
+
     model, stimulus = _build(program, params)
-    sol = simulate(
-        model, y0=_initial_state(model, program.initial_state), t_end=program.t_end_ms, stimulus=stimulus,
-        save=SaveAt(t0=program.transient_ms, dt=program.save_dt_ms), solver=program.solver,
-    )  # fmt: skip
+    return simulate(model, y0=_initial_state(model, program.initial_state), t0=program.t0, t_end=program.t_end,
+                    stimulus=stimulus, save=save, solver=program.solver, engine=engine)  # fmt: skip
+
+
+def _window(program: ChunkProgram):
+    """Save the analysed window: V every ``save_dt`` ms from ``t0 + transient`` to ``t_end``."""
+    from .. import SaveAt
+
+    return SaveAt(transient=program.transient, save_dt=program.save_dt)
+
+
+def _run_chunk_diffrax(program: ChunkProgram, params: dict, trace_rows: jax.Array):
+    """``engine = "diffrax"``: every member's window (vmapped Diffrax), features by :func:`jaxneuron.activity`."""
+    from .. import DiffraxEngine, activity
+
+    sol = _simulate(program, params, _window(program), DiffraxEngine())
     V = sol.V.reshape(-1, sol.t.shape[0])
     act = activity(sol.t, V, **dict(program.feature_options))
     features = _features(program, act, sol.status)
@@ -140,24 +169,19 @@ def run_chunk(program: ChunkProgram, params: dict, trace_rows: jax.Array):
 
 
 def _run_chunk_queue(program: ChunkProgram, params: dict, trace_rows: jax.Array):
-    """``engine = "queue"``: the chunk's members through :func:`jaxneuron.simulate_spikes` (no
-    lock-step), features by :func:`jaxneuron.activity_from_spikes` (``slow_wave_amplitude`` is
-    NaN); the kept traces come from a :func:`jaxneuron.simulate` of the kept rows only."""
+    """``engine = "queue"``: the chunk's members on the work queue (no lock-step) saving spike
+    times only, features by :func:`jaxneuron.activity_from_spikes` (``slow_wave_amplitude`` is
+    NaN); the kept traces come from a second :func:`jaxneuron.simulate` of the kept rows only."""
+    from .. import QueueEngine, SaveAt, activity_from_spikes
     from ..analysis.bursts import CLASSIFY_DEFAULTS
-    from ..simulate import SaveAt, simulate
-    from ..spiking import activity_from_spikes, simulate_spikes
 
     opts = dict(program.feature_options)
     spike_opts = {k: opts[k] for k in ("threshold", "max_spikes") if k in opts}
-    model, stimulus = _build(program, params)
-    sol = simulate_spikes(model, y0=_initial_state(model, program.initial_state), t_end=program.t_end_ms,
-                          t_record=program.transient_ms, stimulus=stimulus, solver=program.solver, **spike_opts)  # fmt: skip
+    sol = _simulate(program, params, SaveAt(transient=program.transient, states=None, spikes=True, **spike_opts), QueueEngine())
     act = activity_from_spikes(sol, **{k: v for k, v in opts.items() if k in CLASSIFY_DEFAULTS})
     features = _features(program, act, sol.status)
     kept = {n: jnp.asarray(v)[trace_rows] for n, v in params.items()}
-    m_k, s_k = _build(program, kept)
-    tr = simulate(m_k, y0=_initial_state(m_k, program.initial_state), t_end=program.t_end_ms, stimulus=s_k,
-                  save=SaveAt(t0=program.transient_ms, dt=program.save_dt_ms), solver=program.solver)  # fmt: skip
+    tr = _simulate(program, kept, _window(program), QueueEngine())
     traces = tr.V.reshape(-1, tr.t.shape[0])[:, :: program.trace_stride].astype(jnp.float32)
     return features, sol.status.reshape(-1), sol.num_steps.reshape(-1), traces
 
@@ -206,9 +230,11 @@ def output_structure(spec: SweepSpec, program: ChunkProgram | None = None):
 
 
 def trace_times(spec: SweepSpec) -> np.ndarray:
-    """Times (ms, from the start of the simulation) of the kept-trace samples."""
-    from ..simulate import SaveAt
+    """Times (ms, on the simulation's clock) of the kept-trace samples: those of the analysed
+    window (``t0 + transient + k save_dt <= t_end``, :meth:`jaxneuron.SaveAt.times`) every
+    ``traces.save_dt``."""
+    from .. import SaveAt
 
     p = spec.protocol
-    t = SaveAt(t0=p.transient_ms, dt=p.save_dt_ms).times(0.0, p.t_end_ms)
-    return t[:: int(round(spec.traces_save_dt_ms / p.save_dt_ms))]
+    t = SaveAt(transient=p.transient, save_dt=p.save_dt).times(p.t0, p.t_end)
+    return t[:: int(round(spec.traces_save_dt / p.save_dt))]

@@ -17,16 +17,24 @@ from ..plot import _pyplot
 
 __all__ = ["plot_database", "plot_summary", "plot_class_fractions", "plot_feature_hist", "plot_example_traces", "CLASS_COLORS"]
 
-CLASS_COLORS = ("#b9b9b9", "#2f6fb0", "#d1495b", "#e9a23b")
-"""Colours of silent, tonic, bursting, irregular."""
+CLASS_COLORS = ("#b9b9b9", "#2f6fb0", "#d1495b", "#e9a23b", "#9b7fc7")
+"""Colours of silent, tonic, bursting, irregular, undetermined (indexed by label, as
+:data:`jaxneuron.ACTIVITY_LABELS`)."""
 FAILED_COLOR = "#222222"
+"""Colour of members whose solve failed (label -1)."""
 DEFAULT_HIST = ("spike_rate", "burst_period", "duty_cycle", "spikes_per_burst", "isi_cv", "slow_wave_amplitude")
 
 
 def _labels():
     from ..analysis import ACTIVITY_LABELS
 
+    assert len(CLASS_COLORS) == len(ACTIVITY_LABELS)
     return ACTIVITY_LABELS
+
+
+def _n_classes() -> int:
+    """Number of activity labels; in :func:`class_fractions` the failed solves come after them."""
+    return len(_labels())
 
 
 def swept_parameters(ds) -> list[str]:
@@ -83,15 +91,17 @@ def _axis_cells(ds, name, bins):
 
 
 def class_fractions(ds, x, y, bins=12):
-    """``(x_cells, y_cells, counts)``: ``counts[c, iy, ix]`` members of class ``c`` (0-3), of
-    failed solves (``c = 4``) in each cell (not-yet-computed members are left out)."""
+    """``(x_cells, y_cells, counts)``: ``counts[c, iy, ix]`` members of class ``c`` (0-4, the
+    labels of :data:`jaxneuron.ACTIVITY_LABELS`, undetermined = 4), of failed solves (``c = 5``)
+    in each cell (not-yet-computed members are left out)."""
     xc = _axis_cells(ds, x, bins)
     yc = _axis_cells(ds, y, bins)
     status = ds["status"].values
     label = ds["label"].values
-    cls = np.where(status > 0, 4, label)
+    n = _n_classes()
+    cls = np.where(status > 0, n, label)
     keep = status >= 0
-    counts = np.zeros((5, yc[0].size, xc[0].size))
+    counts = np.zeros((n + 1, yc[0].size, xc[0].size))
     np.add.at(counts, (cls[keep], yc[2][keep], xc[2][keep]), 1)
     return xc, yc, counts
 
@@ -123,8 +133,9 @@ def _legend_handles(present):
     from matplotlib.patches import Patch
 
     names = _labels()
-    handles = [Patch(color=CLASS_COLORS[i], label=names[i]) for i in range(4) if present[i]]
-    if present[4]:
+    n = len(names)
+    handles = [Patch(color=CLASS_COLORS[i], label=names[i]) for i in range(n) if present[i]]
+    if present[n]:
         handles.append(Patch(color=FAILED_COLOR, label="solver failed"))
     return handles
 
@@ -183,7 +194,7 @@ def _examples(ds, per_class=1, params=None):
     span = np.ptp(P, axis=0)
     P = (P - P.min(axis=0)) / np.where(span > 0, span, 1.0)
     out = []
-    for c in range(4):
+    for c in range(_n_classes()):
         (idx,) = np.nonzero((label == c) & (status == 0))
         centre = np.median(P[(label_all == c) & (status_all == 0)], axis=0) if idx.size else None
         if idx.size:
@@ -222,7 +233,7 @@ def plot_summary(ds, path, *, x=None, y=None, bins=12, seconds=4.0):
         return _plot_1d(ds, path, x, seconds)
     examples = _examples(ds, params=[x, y])
     fig = plt.figure(figsize=(14, 4.6 + 1.45 * max(1, len(examples))))
-    gs = fig.add_gridspec(2, 3, height_ratios=[4.2, 1.45 * max(1, len(examples))], hspace=0.25, wspace=0.5)
+    gs = fig.add_gridspec(2, 3, height_ratios=[4.2, 1.45 * max(1, len(examples))], hspace=0.25, wspace=0.62)
     ax0 = fig.add_subplot(gs[0, 0])
     xc, yc, counts = _draw_class_map(ax0, ds, x, y, bins)
     pooled = counts.sum(axis=0).max() > 1
@@ -283,7 +294,8 @@ def plot_class_fractions(ds, path, *, x=None, y=None, bins=12):
         raise ValueError("a class map needs two swept parameters; this database sweeps only " + x)
     xc, yc, counts = class_fractions(ds, x, y, bins)
     total = counts.sum(axis=0)
-    fig, axes = plt.subplots(1, 5, figsize=(19, 3.9), gridspec_kw={"width_ratios": [1, 1, 1, 1, 1.08]})
+    n = _n_classes()
+    fig, axes = plt.subplots(1, n + 1, figsize=(3.8 * (n + 1), 3.9), gridspec_kw={"width_ratios": [1] * n + [1.08]})
     _draw_class_map(axes[0], ds, x, y, bins)
     axes[0].get_legend().remove()
     axes[0].set_title("dominant class (colours mixed by fraction)", fontsize=9)

@@ -67,17 +67,27 @@ class SweepSummary:
 
 
 def _format_counts(class_counts, status_counts) -> str:
+    """Class fractions (every label of :data:`jaxneuron.ACTIVITY_LABELS`, ``undetermined`` apart from
+    ``irregular``) and solver failures, as printed after a sweep and by ``jaxneuron sweep info``."""
     total = sum(class_counts.values()) + status_counts.get("failed", 0)
     if not total:
         return "no member computed yet"
     cls = ", ".join(f"{name} {c / total:.1%}" for name, c in class_counts.items())
     failed = {k: v for k, v in status_counts.items() if k != "failed" and v}
     fail = "none" if not failed else ", ".join(f"{v} {k}" for k, v in failed.items())
-    return f"classes of {total:,} computed members: {cls}\nsolver failures: {fail}"
+    text = f"classes of {total:,} computed members: {cls}\nsolver failures: {fail}"
+    if class_counts.get("undetermined", 0):
+        text += ("\nundetermined: the analysed window is too short to classify these members (too few ISIs or "
+                 "complete bursts); a longer [protocol] window decides them")  # fmt: skip
+    return text
 
 
 def summarize(path) -> tuple[dict, dict]:
-    """``(class_counts, status_counts)`` over the computed members of the database at ``path``."""
+    """``(class_counts, status_counts)`` over the computed members of the database at ``path``.
+
+    ``class_counts``: ``{label name: members}`` for every name of :data:`jaxneuron.ACTIVITY_LABELS`
+    (silent, tonic, bursting, irregular, undetermined), successful solves only; failed members
+    (label -1) are counted in ``status_counts`` (by status name, and in total as ``"failed"``)."""
     import xarray as xr
 
     from ..analysis import ACTIVITY_LABELS

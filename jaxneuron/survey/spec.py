@@ -1,7 +1,10 @@
 """Sweep specification: a TOML file parsed and validated into an immutable :class:`SweepSpec`.
 
 Every mistake is reported before anything is simulated, as a :class:`SweepSpecError` that says
-where (file, table, key) and what would be valid. The schema (units in key names: ms, Hz):
+where (file, table, key) and what would be valid. Times are in ms, like everywhere in jaxneuron:
+a member is simulated from ``t0 = 0`` to ``t_end = t0 + transient + window``; the ``transient``
+is simulated but not analysed, the ``window`` is analysed. Conductances etc. are in the model's
+own units (mS/cm^2, uA/cm^2, mV). The schema:
 
 .. code-block:: toml
 
@@ -14,19 +17,20 @@ where (file, table, key) and what would be valid. The schema (units in key names
     [fixed]                           # values shared by all members (override the preset)
     g_leak = 0.01
 
-    [protocol]
-    transient_ms = 10000.0            # simulated, then discarded
-    window_ms = 10000.0               # analysed
-    save_dt_ms = 0.1                  # sampling of the analysed window
+    [protocol]                        # all times in ms
+    transient = 10000.0               # simulated from t0 = 0, then discarded (default 0)
+    window = 10000.0                  # analysed, after the transient (required)
+    save_dt = 0.1                     # sampling of the analysed window (default 0.1)
     initial_state = "default"         # or a table of states, e.g. {V = -50.0, Ca = 0.05, m_Na = 0.0}
     stimulus = {kind = "step", amplitude = 5.0, t_on = 100.0}   # optional (constant|step|pulse_train|sine)
 
-    [solver]
+    [solver]                          # optional; default: name = "kvaerno5" (rtol = atol = 1e-6), engine = "queue"
     name = "tsit5"                    # kvaerno5 | kvaerno3 | tsit5 | expeuler
     rtol = 1e-6                       # the settings of that solver (ExpEuler: dt, ms)
     atol = 1e-6
-    engine = "vmap"                   # or "queue": jaxneuron.simulate_spikes, no lock-step (adaptive
-                                      # solvers; spike features, no slow_wave_amplitude)
+    engine = "queue"                  # queue (default): jaxneuron.QueueEngine, no lock-step, features
+                                      # from spike times (slow_wave_amplitude NaN); diffrax: vmapped
+                                      # diffrax.diffeqsolve, features from every member's trace
 
     [features]
     names = ["burst_period", "duty_cycle"]   # default: every feature of jaxneuron.activity
@@ -35,7 +39,7 @@ where (file, table, key) and what would be valid. The schema (units in key names
     [traces]
     keep = 32                         # analysed windows kept, for a seeded sample of members
     # members = [0, 17, 42]           # ... or for these members
-    save_dt_ms = 0.5                  # sampling of kept traces (a multiple of protocol.save_dt_ms)
+    save_dt = 0.5                     # sampling of kept traces, ms (a multiple of protocol.save_dt)
 
     [space]
     kind = "grid"                     # grid | random | lhs | sobol | table
@@ -46,6 +50,9 @@ where (file, table, key) and what would be valid. The schema (units in key names
     g_KCa = {values = [0.0, 5.0, 10.0]}
     # g_H = {loguniform = [0.001, 0.1]}         # random/lhs/sobol: uniform | loguniform [low, high]
     # "stimulus.amplitude" = {linspace = [0, 20, 41]}   # stimulus fields are swept as stimulus.NAME
+
+Keys renamed since the first schema (``transient_ms``, ``window_ms``, ``save_dt_ms``; engine
+``"vmap"``) are refused with the new name.
 """
 
 from __future__ import annotations
@@ -61,7 +68,7 @@ import numpy as np
 from ._validate import SweepSpecError, check_keys, fail, number
 from .space import parse_space
 
-__all__ = ["SweepSpec", "SweepSpecError", "load_spec", "parse_spec", "STIMULI"]
+__all__ = ["SweepSpec", "SweepSpecError", "load_spec", "parse_spec", "STIMULI", "ENGINES", "DEFAULT_SOLVER", "DEFAULT_ENGINE"]
 
 
 def stimulus_classes():
@@ -72,9 +79,20 @@ def stimulus_classes():
 
 STIMULI = ("constant", "step", "pulse_train", "sine")
 _TOP = ("description", "model", "preset", "seed", "chunk_size", "fixed", "protocol", "solver", "features", "traces", "space")
-_PROTOCOL = ("transient_ms", "window_ms", "save_dt_ms", "initial_state", "stimulus")
+_PROTOCOL = ("transient", "window", "save_dt", "initial_state", "stimulus")
 _FEATURES = ("names", "options")
-_TRACES = ("keep", "members", "save_dt_ms")
+_TRACES = ("keep", "members", "save_dt")
+_RENAMED = {"transient_ms": "transient", "window_ms": "window", "save_dt_ms": "save_dt"}
+"""Keys of the first schema (``[protocol]``, ``[traces]``) and their names now (all in ms)."""
+
+SCHEMA = 2
+"""Version of the canonical spec stored in a database (1: the ``*_ms`` keys and the ``vmap`` engine)."""
+ENGINES = ("queue", "diffrax")
+"""``[solver] engine``: ``queue`` (:class:`jaxneuron.QueueEngine`: no lock-step between members,
+features from spike times) or ``diffrax`` (:class:`jaxneuron.DiffraxEngine`: vmapped
+``diffrax.diffeqsolve``, every member's trace, features by :func:`jaxneuron.activity`)."""
+DEFAULT_SOLVER = "kvaerno5"
+DEFAULT_ENGINE = "queue"
 
 
 def _pairs(d):
@@ -83,18 +101,22 @@ def _pairs(d):
 
 @dataclasses.dataclass(frozen=True)
 class Protocol:
-    """Transient (ms, discarded), analysed window (ms) and its sampling (ms), stimulus, y0."""
+    """``transient`` (ms, simulated from ``t0`` then discarded), analysed ``window`` (ms) and its
+    sampling ``save_dt`` (ms), stimulus, initial state. ``t_end = t0 + transient + window``."""
 
-    transient_ms: float
-    window_ms: float
-    save_dt_ms: float
+    transient: float
+    window: float
+    save_dt: float
     stimulus_kind: str | None
     stimulus_fixed: tuple[tuple[str, float], ...]
     initial_state: tuple[tuple[str, float], ...] | None  # None: the model's default_y0()
 
+    t0 = 0.0
+    """Start of every member's simulation (ms); stimulus times are on the same clock."""
+
     @property
-    def t_end_ms(self) -> float:
-        return self.transient_ms + self.window_ms
+    def t_end(self) -> float:
+        return self.t0 + self.transient + self.window
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,11 +133,11 @@ class SweepSpec:
     feature_options: tuple[tuple[str, Any], ...]
     traces_keep: int
     traces_members: tuple[int, ...] | None
-    traces_save_dt_ms: float
+    traces_save_dt: float
     space: Any  # GridSpace | SampledSpace | TableSpace
     seed: int
     chunk_size: int
-    solver_engine: str = "vmap"
+    engine: str = DEFAULT_ENGINE
     description: str = ""
     text: str = ""
     path: str | None = None
@@ -157,14 +179,13 @@ class SweepSpec:
         """Everything that determines the results (JSON-able); ``chunk_size`` and text excluded."""
         p = self.protocol
         return {
-            "model": self.model_class.__name__, "preset": self.preset, "fixed": dict(self.fixed),
-            "protocol": {"transient_ms": p.transient_ms, "window_ms": p.window_ms, "save_dt_ms": p.save_dt_ms,
+            "schema": SCHEMA, "model": self.model_class.__name__, "preset": self.preset, "fixed": dict(self.fixed),
+            "protocol": {"t0": p.t0, "transient": p.transient, "window": p.window, "save_dt": p.save_dt,
                          "stimulus": None if p.stimulus_kind is None else {"kind": p.stimulus_kind, **dict(p.stimulus_fixed)},
                          "initial_state": None if p.initial_state is None else dict(p.initial_state)},
-            "solver": {"name": self.solver_name, **dict(self.solver_options),
-                       **({"engine": self.solver_engine} if self.solver_engine != "vmap" else {})},
+            "solver": {"name": self.solver_name, **dict(self.solver_options), "engine": self.engine},
             "features": {"names": list(self.feature_names), "options": dict(self.feature_options)},
-            "traces": {"members": [int(i) for i in self.trace_members()], "save_dt_ms": self.traces_save_dt_ms},
+            "traces": {"members": [int(i) for i in self.trace_members()], "save_dt": self.traces_save_dt},
             "space": self.space.canonical(), "seed": self.seed,
         }  # fmt: skip
 
@@ -240,7 +261,7 @@ def _parse(raw, text, path) -> SweepSpec:
     for k, v in fixed.items():
         _check_value(k, number(v, f"fixed.{k}"), pinfo[k], f"fixed.{k}")
     protocol = _parse_protocol(raw.get("protocol", {}), cls)
-    solver_name, solver_options, solver_engine = _parse_solver(raw.get("solver", {"name": "kvaerno5"}))
+    solver_name, solver_options, engine = _parse_solver(raw.get("solver", {}))
     feature_names, feature_options = _parse_features(raw.get("features", {}))
     base_dir = os.path.dirname(os.path.abspath(path)) if path else os.getcwd()
     space = parse_space(raw["space"], seed, base_dir)
@@ -268,8 +289,8 @@ def _parse(raw, text, path) -> SweepSpec:
     chunk_size = min(chunk_size, space.n_members)
     return SweepSpec(
         model=raw["model"].lower(), preset=preset, fixed=_pairs({k: float(v) for k, v in fixed.items()}),
-        protocol=protocol, solver_name=solver_name, solver_options=solver_options, solver_engine=solver_engine, feature_names=feature_names,
-        feature_options=feature_options, traces_keep=keep, traces_members=members, traces_save_dt_ms=tr_dt,
+        protocol=protocol, solver_name=solver_name, solver_options=solver_options, engine=engine, feature_names=feature_names,
+        feature_options=feature_options, traces_keep=keep, traces_members=members, traces_save_dt=tr_dt,
         space=space, seed=seed, chunk_size=chunk_size, description=str(raw.get("description", "")), text=text, path=path,
     )  # fmt: skip
 
@@ -296,15 +317,24 @@ def _required_stimulus_fields(kind) -> set[str]:
     return {f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
 
 
+def _check_renamed(table, where):
+    """An old (first-schema) key in ``table`` is an error that gives its new name."""
+    if isinstance(table, dict):
+        for old, new in _RENAMED.items():
+            if old in table:
+                fail(f"{where}.{old}", f"renamed: use `{new}` (ms)")
+
+
 def _parse_protocol(table, cls) -> Protocol:
+    _check_renamed(table, "protocol")
     check_keys(table, _PROTOCOL, "[protocol]")
-    transient = number(table.get("transient_ms", 0.0), "protocol.transient_ms", minimum=0.0)
-    if "window_ms" not in table:
-        fail("[protocol]", "missing required key 'window_ms' (analysed duration, ms)")
-    window = number(table["window_ms"], "protocol.window_ms", positive=True)
-    save_dt = number(table.get("save_dt_ms", 0.1), "protocol.save_dt_ms", positive=True)
+    transient = number(table.get("transient", 0.0), "protocol.transient", minimum=0.0)
+    if "window" not in table:
+        fail("[protocol]", "missing required key 'window' (analysed duration after the transient, ms)")
+    window = number(table["window"], "protocol.window", positive=True)
+    save_dt = number(table.get("save_dt", 0.1), "protocol.save_dt", positive=True)
     if save_dt > window:
-        fail("protocol.save_dt_ms", f"{save_dt} ms is longer than the analysed window ({window} ms)")
+        fail("protocol.save_dt", f"{save_dt} ms is longer than the analysed window ({window} ms)")
     kind, stim_fixed = None, ()
     if "stimulus" in table:
         stim = dict(table["stimulus"]) if isinstance(table["stimulus"], dict) else fail("protocol.stimulus", "expected a table such as {kind = \"step\", amplitude = 5.0, t_on = 100.0}")
@@ -332,25 +362,22 @@ def _parse_protocol(table, cls) -> Protocol:
     return Protocol(float(transient), float(window), float(save_dt), kind, stim_fixed, init)
 
 
-SOLVER_ENGINES = ("vmap", "queue")
-"""``[solver] engine``: ``vmap`` (:func:`jaxneuron.simulate` + :func:`jaxneuron.activity` on the
-saved window) or ``queue`` (:func:`jaxneuron.simulate_spikes` + :func:`jaxneuron.activity_from_spikes`)."""
-
-
 def _parse_solver(table) -> tuple[str, tuple, str]:
+    """``[solver]`` -> ``(name, options, engine)``; every key is optional (defaults: Kvaerno5 at
+    rtol = atol = 1e-6 on the queue engine)."""
     from ..solvers import SOLVERS
 
-    if not isinstance(table, dict) or "name" not in table:
-        fail("[solver]", f"missing required key 'name' (one of {', '.join(SOLVERS)})")
+    if not isinstance(table, dict):
+        fail("[solver]", f"expected a table such as {{name = \"{DEFAULT_SOLVER}\", rtol = 1e-6}}, got {table!r}")
     opts = dict(table)
-    name = str(opts.pop("name")).lower()
-    if name not in SOLVERS:
+    name = opts.pop("name", DEFAULT_SOLVER)
+    if not isinstance(name, str) or name.lower() not in SOLVERS:
         fail("solver.name", f"unknown solver {name!r}; valid solvers: {', '.join(SOLVERS)}")
-    engine = opts.pop("engine", "vmap")
-    if engine not in SOLVER_ENGINES:
-        fail("solver.engine", f"expected one of {', '.join(SOLVER_ENGINES)}, got {engine!r}")
-    if engine == "queue" and name not in ("tsit5", "kvaerno5", "kvaerno3"):
-        fail("solver.engine", f"engine = \"queue\" runs the adaptive solvers tsit5, kvaerno5, kvaerno3, not {name!r}")
+    name = name.lower()
+    engine = opts.pop("engine", DEFAULT_ENGINE)
+    if engine not in ENGINES:
+        hint = " (the engine once called \"vmap\" is now \"diffrax\")" if engine == "vmap" else ""
+        fail("solver.engine", f"unknown engine {engine!r}; valid engines: {', '.join(ENGINES)}{hint}")
     cls = SOLVERS[name]
     valid = tuple(f.name for f in dataclasses.fields(cls))
     check_keys(opts, valid, f"[solver] ({cls.__name__})")
@@ -382,6 +409,7 @@ def _parse_features(table) -> tuple[tuple[str, ...], tuple]:
 
 
 def _parse_traces(table, protocol, n_members):
+    _check_renamed(table, "traces")
     check_keys(table, _TRACES, "[traces]")
     keep = number(table.get("keep", 16), "traces.keep", minimum=0, integer=True)
     members = table.get("members")
@@ -392,10 +420,10 @@ def _parse_traces(table, protocol, n_members):
         if bad:
             fail("traces.members", f"member indices {bad} out of range 0..{n_members - 1}")
         members = tuple(sorted(set(members)))
-    dt = number(table.get("save_dt_ms", protocol.save_dt_ms), "traces.save_dt_ms", positive=True)
-    stride = dt / protocol.save_dt_ms
+    dt = number(table.get("save_dt", protocol.save_dt), "traces.save_dt", positive=True)
+    stride = dt / protocol.save_dt
     if abs(stride - round(stride)) > 1e-9 or round(stride) < 1:
-        fail("traces.save_dt_ms", f"must be a whole multiple of protocol.save_dt_ms = {protocol.save_dt_ms} ms, got {dt}")
+        fail("traces.save_dt", f"must be a whole multiple of protocol.save_dt = {protocol.save_dt} ms, got {dt}")
     return keep, members, float(dt)
 
 

@@ -4,9 +4,11 @@ Layout (open with ``xarray.open_zarr(path)``):
 
 * dimension ``member``; coordinates ``member`` (index) and one per swept parameter (model
   units, e.g. ``g_CaS`` in mS/cm^2; ``stimulus.amplitude`` in uA/cm^2);
-* per-member variables: ``status`` (int8: -1 not computed yet, 0 ok, 1 max_steps reached,
-  2 non-finite state, 3 solver failure), ``num_steps`` (solver steps) and one variable per
-  activity feature (``label``: -1 not computed or failed, else 0 silent .. 3 irregular);
+* per-member variables: ``status`` (int8: -1 not computed yet, else the code of
+  :class:`jaxneuron.solvers.status.Status`: 0 ok, 1 max_steps, 2 non_finite, 3 step_collapsed,
+  4 solver_failure; the CF attributes ``flag_values``/``flag_meanings`` say so),
+  ``num_steps`` (solver steps) and one variable per activity feature (``label``: -1 not
+  computed or failed, else 0 silent .. 3 irregular);
 * kept traces ``V`` (mV, float32) along (``trace_member``, ``time``); ``time`` in ms from the
   start of the simulation (the analysed window);
 * attributes: the spec text and its canonical JSON, chunk size, seed, package versions, device.
@@ -29,11 +31,10 @@ import warnings
 
 import numpy as np
 
-from .spec import SweepSpec, parse_spec
+from .spec import SCHEMA, SweepSpec, parse_spec
 
-__all__ = ["SweepError", "create_store", "check_store", "done_chunks", "write_chunk", "read_spec", "is_sweep_store", "versions"]
+__all__ = ["SweepError", "status_attrs", "create_store", "check_store", "done_chunks", "write_chunk", "read_spec", "is_sweep_store", "versions"]
 
-STATUS_MEANINGS = "not_computed ok max_steps_reached non_finite_state solver_failure"
 _PROGRESS = "progress/chunk_done"
 
 
@@ -58,6 +59,16 @@ def device_description() -> str:
 
     d = jax.devices()[0]
     return f"{d.platform}: {getattr(d, 'device_kind', d.platform)} ({jax.device_count()} device(s), {os.cpu_count()} CPU cores)"
+
+
+def status_attrs() -> dict:
+    """CF flag attributes of the ``status`` variable, from the one status enum
+    (:mod:`jaxneuron.solvers.status`) plus ``-1``: not computed yet."""
+    from ..solvers.status import STATUS, STATUS_NOT_COMPUTED
+
+    codes = sorted(STATUS)
+    return {"long_name": "solver status", "flag_values": [STATUS_NOT_COMPUTED] + codes,
+            "flag_meanings": " ".join(["not_computed"] + [STATUS[c] for c in codes])}  # fmt: skip
 
 
 def _fill(dtype):
@@ -119,8 +130,7 @@ def template(spec: SweepSpec, out_struct, *, device: str | None = None):
     coords["time"] = ("time", t, {"units": "ms", "long_name": "time since the start of the simulation"})
     empty = lambda dtype, shape: np.broadcast_to(np.asarray(_fill(dtype), dtype=dtype), shape)  # noqa: E731
     data = {
-        "status": ("member", empty(np.int8, (n,)), {"long_name": "solver status",
-                   "flag_values": [-1, 0, 1, 2, 3], "flag_meanings": STATUS_MEANINGS}),
+        "status": ("member", empty(np.int8, (n,)), status_attrs()),
         "num_steps": ("member", empty(num_steps.dtype, (n,)), {"long_name": "solver steps (-1: not computed)"}),
     }  # fmt: skip
     for name, sds in features.items():
@@ -211,6 +221,11 @@ def check_store(path, spec: SweepSpec, *, chunk_size_given: bool) -> SweepSpec:
         raise SweepError(f"{path} exists but is not a jaxneuron sweep database; choose another --out")
     a = _attrs(path)
     stored = json.loads(a["spec_json"])
+    old = stored.get("schema", 1)
+    if old != SCHEMA:
+        what = " (keys transient_ms, window_ms, save_dt_ms; engine \"vmap\")" if old == 1 else ""
+        raise SweepError(f"{path} was written with sweep spec schema {old}{what}; this jaxneuron writes schema "
+                         f"{SCHEMA}, so it cannot be resumed. Use --overwrite to start again, or another --out.")  # fmt: skip
     diffs = _diff(stored, json.loads(json.dumps(spec.canonical())))
     if diffs:
         raise SweepError(f"the spec differs from the one {path} was created with; refusing to mix results:\n  "

@@ -9,11 +9,15 @@ conductance scaled by U[0.5, 1.5], 2 s of model time, final state kept. Throughp
 neuron-seconds simulated per wall second, excluding compilation (reported separately). Accuracy:
 spike counts (upward crossings of -10 mV) and burst period against a tight reference (diffrax
 Dopri8, rtol = atol = 1e-11), on a subset of the benchmark sets and on the published Prinz cells,
-simulated for ``--acc-t-end`` ms. Slow engines (scipy loop, Kvaerno5, Brian2) are timed on a small
-N and reported as throughput (it is linear in N for them). The ``queue-*`` engines run
-:func:`jaxneuron.simulate_spikes` (no lock-step; spike times located on each step's interpolant,
-which is also what their accuracy rows use). Writes ``bench.md`` and ``bench.json``
-under ``--out``. The orchestrator never imports JAX; each engine runs in a spawned interpreter.
+simulated for ``--acc-t-end`` ms. Slow engines (scipy loop, Diffrax Kvaerno5, Brian2) are timed on a
+small N and reported as throughput (it is linear in N for them). jaxneuron rows run
+:func:`jaxneuron.simulate` on its default work-queue engine unless named ``diffrax-*``; the
+``default`` row is ``simulate(model, t_end=...)`` with no other argument (Kvaerno5, V saved every
+0.1 ms), the others keep the final state. Queue rows take their accuracy spikes from
+``SaveAt(spikes=True)`` (located on each step's interpolant), Diffrax rows from a trace. Each
+jaxneuron process uses every core it is pinned to with no flag (``import jaxneuron`` does it).
+Writes ``bench.md`` and ``bench.json`` under ``--out``. The orchestrator never imports JAX; each
+engine runs in a spawned interpreter.
 """
 
 from __future__ import annotations
@@ -36,24 +40,25 @@ sys.path.insert(0, HERE)
 
 import workload as W  # noqa: E402
 
-# name: (kind, settings, N full, N quick)
+# name: (kind, settings, N full, N quick). jax settings: "solver" (absent: simulate's default),
+# "engine" ("queue", the default, or "diffrax"), "save" ("final": the final state only, the
+# default for every timed row; "default": simulate's default SaveAt, V every 0.1 ms).
 ENGINES = {
     "scipy-lsoda": ("scipy", {"method": "LSODA", "rtol": 1e-6, "atol": 1e-6}, 12, 2),
     "brian2-ee": ("brian2", {"dt": 0.025}, 2000, 200),
-    "tsit5": ("jax", {"solver": "tsit5:rtol=1e-6,atol=1e-6"}, 10000, 200),
-    "kvaerno5": ("jax", {"solver": "kvaerno5:rtol=1e-6,atol=1e-6"}, 50, 10),
-    "queue-tsit5": ("jax", {"solver": "tsit5:rtol=1e-6,atol=1e-6", "engine": "queue"}, 10000, 1000),
-    "queue-tsit5-1e-8": ("jax", {"solver": "tsit5:rtol=1e-8,atol=1e-8", "engine": "queue"}, 10000, 1000),
-    "queue-kvaerno5": ("jax", {"solver": "kvaerno5:rtol=1e-6,atol=1e-6", "engine": "queue"}, 10000, 500),
-    "kvaerno5-structured": ("jax", {"solver": "kvaerno5:rtol=1e-6,atol=1e-6,structured=true"}, 1000, 50),
+    "default": ("jax", {"save": "default"}, 10000, 500),
+    "kvaerno5": ("jax", {"solver": "kvaerno5:rtol=1e-6,atol=1e-6"}, 10000, 500),
+    "tsit5": ("jax", {"solver": "tsit5:rtol=1e-6,atol=1e-6"}, 10000, 1000),
+    "tsit5-1e-8": ("jax", {"solver": "tsit5:rtol=1e-8,atol=1e-8"}, 10000, 1000),
+    "diffrax-tsit5": ("jax", {"solver": "tsit5:rtol=1e-6,atol=1e-6", "engine": "diffrax"}, 10000, 200),
+    "diffrax-kvaerno5": ("jax", {"solver": "kvaerno5:rtol=1e-6,atol=1e-6", "engine": "diffrax"}, 50, 10),
     "expeuler-f64": ("jax", {"solver": "expeuler:dt=0.025"}, 10000, 1000),
     "expeuler-f32": ("jax", {"solver": "expeuler:dt=0.025,dtype=float32"}, 10000, 1000),
     "expeuler-tab-f64": ("jax", {"solver": "expeuler:dt=0.025,tabulated=nearest"}, 10000, 1000),
     "expeuler-tab-f32": ("jax", {"solver": "expeuler:dt=0.025,dtype=float32,tabulated=nearest"}, 10000, 1000),
     "expeuler-tablin-f64": ("jax", {"solver": "expeuler:dt=0.025,tabulated=linear"}, 10000, 1000),
     "expeuler-tablin-f32": ("jax", {"solver": "expeuler:dt=0.025,dtype=float32,tabulated=linear"}, 10000, 1000),
-    "expeuler-f64-diffrax": ("jax", {"solver": "expeuler:dt=0.025,fast=false"}, 2000, 500),
-    "expeuler-f32-diffrax": ("jax", {"solver": "expeuler:dt=0.025,dtype=float32,fast=false"}, 2000, 500),
+    "diffrax-expeuler-f64": ("jax", {"solver": "expeuler:dt=0.025", "engine": "diffrax"}, 2000, 500),
 }
 DEFAULT_ENGINES = list(ENGINES)
 

@@ -36,10 +36,9 @@ def _pin(cores):
 
 def _jax_setup(job):
     cores = job["cores"]
-    _pin(cores)
-    flags = os.environ.get("XLA_FLAGS", "")
-    flags += f" --xla_force_host_platform_device_count={cores if job.get('devices', True) else 1}"
-    os.environ["XLA_FLAGS"] = flags.strip()
+    _pin(cores)  # import jaxneuron then gives JAX one CPU device per core it may run on (no flag)
+    if not job.get("devices", True):
+        os.environ["JAX_NUM_CPU_DEVICES"] = "1"
     import jax
 
     if job.get("compile_cache"):
@@ -58,6 +57,8 @@ def _jax_setup(job):
 def _jax_solver(spec):
     from jaxneuron.solvers import SOLVERS
 
+    if spec is None:
+        return None
     name, _, rest = spec.partition(":")
     kwargs = {}
     for item in filter(None, rest.split(",")):
@@ -65,7 +66,7 @@ def _jax_solver(spec):
         if k == "dtype" or (k == "tabulated" and v not in ("true", "false")):
             kwargs[k] = v  # a dtype name, or a table mode ("nearest", "linear")
         else:
-            kwargs[k] = (v == "true") if k in ("fast", "structured", "tabulated") else float(v)
+            kwargs[k] = (v == "true") if k == "tabulated" else float(v)
     return SOLVERS[name.lower()](**kwargs)
 
 
@@ -74,25 +75,27 @@ def run_jax(job):
     import jax
     import jaxneuron as jn
 
-    solver = _jax_solver(job["solver"])
+    solver = _jax_solver(job.get("solver"))
+    engine = jn.DiffraxEngine() if job.get("engine") == "diffrax" else None
+    kw = {} if solver is None else {"solver": solver}
+    if engine is not None:
+        kw["engine"] = engine
     g = np.load(job["sets"])[job["set_key"]]
     out = {"engine": job["name"], "jax": jax.__version__, "devices": len(jax.devices())}
     if job["phase"] == "speed":
         g = g[: job["n"]]
         model = jn.Prinz2003.from_conductances(g)
+        save = {} if job.get("save") == "default" else {"save": jn.SaveAt(states=None)}
         walls, compiles = [], []
         for _ in range(job["repeats"]):
             c0 = compile_s[0]
             t = time.perf_counter()
-            if job.get("engine") == "queue":
-                sol = jn.simulate_spikes(model, t_end=job["t_end"], solver=solver)
-            else:
-                sol = jn.simulate(model, t_end=job["t_end"], solver=solver, save=jn.SaveAt(final=True))
+            sol = jn.simulate(model, t_end=job["t_end"], **save, **kw)
             jax.block_until_ready(sol)
             walls.append(time.perf_counter() - t)
             compiles.append(compile_s[0] - c0)
-        status = np.asarray(sol.status)
-        steps = np.asarray(sol.num_steps)
+            status, steps = np.asarray(sol.status), np.asarray(sol.num_steps)
+            sol = None  # the default row's traces (10,000 x 20,001 samples) are not kept between repeats
         out.update(
             walls=walls, compiles=compiles, n=len(g), n_ok=int(np.sum(status == 0)),
             steps_mean=float(steps.mean()), steps_max=float(steps.max()), peak_rss_mb=_peak_rss_mb(),
@@ -100,14 +103,14 @@ def run_jax(job):
         return out
     idx = job["acc_index"]
     model = jn.Prinz2003.from_conductances(g[idx])
-    if job.get("engine") == "queue":
-        sol = jn.simulate_spikes(model, t_end=job["acc_t_end"], solver=solver)
-        times, count = np.asarray(sol.times), np.asarray(sol.n_spikes)
+    if engine is None:
+        sol = jn.simulate(model, t_end=job["acc_t_end"], save=jn.SaveAt(states=None, spikes=True), **kw)
+        times, count = np.asarray(sol.spike_times), np.asarray(sol.n_spikes)
         out["spikes"] = [tt[: min(c, tt.size)].tolist() for tt, c in zip(times, count)]
         out["status"] = np.asarray(sol.status).tolist()
         return out
     dt = min(0.025, getattr(solver, "dt", 0.025))
-    sol = jn.simulate(model, t_end=job["acc_t_end"], solver=solver, save=jn.SaveAt(dt=dt))
+    sol = jn.simulate(model, t_end=job["acc_t_end"], save=jn.SaveAt(save_dt=dt), **kw)
     V, t = np.asarray(sol.V, dtype=np.float64), np.asarray(sol.t, dtype=np.float64)
     out["spikes"] = [W.spike_times(t, v).tolist() for v in V]
     out["status"] = np.asarray(sol.status).tolist()
@@ -125,7 +128,7 @@ def run_reference(job):
     g = np.load(job["sets"])[job["set_key"]][job["acc_index"]]
     from jaxneuron._batching import flatten_members
 
-    model, axes = flatten_members(jn.Prinz2003.from_conductances(g), (len(g),))
+    model, axes = flatten_members(jn.Prinz2003.from_conductances(g), (len(g),))  # members on axis 0
     tol = job.get("ref_tol", 1e-11)
     ts = jnp.arange(0.0, job["acc_t_end"] + 1e-9, 0.0125)
 
