@@ -5,6 +5,7 @@ failed members. (Queue against diffrax engine and an independent tight solve: te
 import json
 
 import jax.numpy as jnp
+import jax
 import numpy as np
 import pytest
 import xarray as xr
@@ -65,12 +66,30 @@ def test_matches_simulate_through_the_public_api(reference):
     np.testing.assert_allclose(ds["V"].values, np.asarray(tr.V)[:, ::2].astype(np.float32), rtol=1e-6)
 
 
-def test_chunk_size_invariance_and_one_compilation(reference, tmp_path):
+def test_chunk_size_invariance_and_one_compilation(reference, tmp_path, monkeypatch):
     spec, db, _ = reference
-    before = engine.TRACE_COUNT[0]
-    summary = jn.sweep(spec, str(tmp_path / "c2.zarr"), chunk_size=2)  # 5 chunks, the last padded
-    assert engine.TRACE_COUNT[0] == before + 1  # compiled once for the whole sweep
-    assert summary.chunks_run == 5
+    compiles, chunks = [], []
+    run = engine.run_chunk
+
+    def counted(*args):  # XLA compilations per chunk
+        chunks.append(len(compiles))
+        return run(*args)
+
+    def listener(event, duration, **kw):
+        if event == "/jax/core/compile/backend_compile_duration":
+            compiles.append(duration)
+
+    monkeypatch.setattr(engine, "run_chunk", counted)
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        summary = jn.sweep(spec, str(tmp_path / "c2.zarr"), chunk_size=2)  # 5 chunks, the last padded
+    finally:
+        from jax._src import monitoring
+
+        monitoring._unregister_event_duration_listener_by_callback(listener)
+    # calls: the database layout (an abstract evaluation, nothing compiled), then the 5 chunks
+    assert summary.chunks_run == 5 and len(chunks) == 6 and chunks[1] == 0
+    assert len(compiles) > 0 and chunks[2] == len(compiles)  # every program compiled for the first chunk only
     # another chunk shape vectorises differently: equal to rounding (measured <= 6e-12 relative)
     assert_same_database(db, str(tmp_path / "c2.zarr"), rtol=1e-9)
 

@@ -92,18 +92,26 @@ class _Implicit(_Adaptive):
     remainder) is below ``newton_tol`` in the error norm; in the Diffrax engine: Diffrax's
     ``VeryChord`` Newton with a dense LU (its own ``kappa = 1e-2``).
 
-    ``newton_tol = 1e-3`` (work queue): measured on 1,000 Prinz benchmark cells (2 s, rtol 1e-6)
-    against 1e-2 (Diffrax's kappa): spike times 4x closer to a tight reference (max error over
-    6 sets 1.3e-4 ms against 5e-4 to 9e-4 ms, one irregular set aside) for 14 % more steps and
-    10 % more time; 1e-4 was 7x closer again for 38 % more steps. On spiking HH the error at 1e-2
-    was ~100x the tolerance."""
+    ``newton_tol`` (work queue; ``None``: ``min(1e-2, 1e5 rtol)``, i.e. Diffrax's ``kappa = 1e-2``
+    down to rtol = 1e-7, tighter below). Measured on spiking HH (30 ms, against Radau at 1e-12):
+    with 1e-2 the scaled error is ~9x the tolerance at rtol 1e-5 and 1e-7 but ~100x at 1e-9,
+    where the Newton error dominates the step's (1e-4 there: 6x). On 3,000 Prinz benchmark cells
+    (2 s, rtol 1e-6, 2 cores) 1e-3 took 24 % longer than 1e-2 (381 against 472 neuron-s/s) and
+    put spike times ~4x closer to a tight reference (max 1.3e-4 ms against 5e-4 to 9e-4 ms on 5
+    of 6 sets; burst periods within 1.8e-5 against 1e-4 relative). Pass ``newton_tol=1e-3`` for
+    that accuracy."""
 
-    newton_tol: float = 1e-3
+    newton_tol: float | None = None
 
     def __check_init__(self):  # (equinox also runs _Adaptive's)
         v = self.newton_tol
-        if not (isinstance(v, (int, float)) and math.isfinite(v) and 0 < v < 1):
-            raise ValueError(f"{type(self).__name__}.newton_tol must be a number in (0, 1), got {v!r}")
+        if v is not None and not (isinstance(v, (int, float)) and math.isfinite(v) and 0 < v < 1):
+            raise ValueError(f"{type(self).__name__}.newton_tol must be None or a number in (0, 1), got {v!r}")
+
+    @property
+    def newton_tolerance(self) -> float:
+        """The Newton tolerance in effect (see ``newton_tol``)."""
+        return float(self.newton_tol) if self.newton_tol is not None else min(1e-2, 1e5 * self.rtol)
 
 
 class Kvaerno5(_Implicit):

@@ -6,8 +6,8 @@ each member from ``t0`` over the ``transient`` and the analysed ``window`` (to `
 ms) with :func:`jaxneuron.simulate`, measures the activity features and picks the kept traces.
 Only those leave the device: per-member features, solver ``status``
 (:class:`jaxneuron.solvers.status.Status`) and step counts, and ``(n_trace_slots, n_times)``
-float32 traces. Every argument but the parameter values and trace rows is static, so the
-function compiles once per sweep (``TRACE_COUNT`` counts its traces, for tests).
+float32 traces. Every argument but the parameter values and trace rows is static, so its
+programs compile once per sweep.
 
 The ``[solver] engine`` picks how:
 
@@ -38,11 +38,7 @@ import numpy as np
 
 from .spec import SweepSpec
 
-__all__ = ["ChunkProgram", "chunk_program", "run_chunk", "chunk_members", "trace_slots", "output_structure", "trace_times", "TRACE_COUNT"]
-
-TRACE_COUNT = [0]
-"""Times :func:`run_chunk` has been traced (compiled) in this process."""
-
+__all__ = ["ChunkProgram", "chunk_program", "run_chunk", "chunk_members", "trace_slots", "output_structure", "trace_times"]
 
 @dataclasses.dataclass(frozen=True)
 class ChunkProgram:
@@ -122,18 +118,19 @@ def _features(program: ChunkProgram, act, status):
     return features
 
 
-# The chunk program stays on XLA's default CPU runtime (jaxneuron.solvers.runtime): it also
-# simulates the kept traces, and the demo sweep (queue engine) took 156 s on the classic
-# runtime against 52 s on the default one.
-@eqx.filter_jit
 def run_chunk(program: ChunkProgram, params: dict, trace_rows: jax.Array):
     """Simulate and reduce one chunk. ``params``: ``{name: (chunk_size,)}`` swept values;
     ``trace_rows``: ``(n_trace_slots,)`` rows of the chunk whose trace is returned.
 
     Returns ``(features, status, num_steps, traces)``: features ``{name: (chunk_size,)}``,
     ``status`` int (0 ok, see :class:`jaxneuron.solvers.status.Status`), ``traces`` float32
-    ``(n_trace_slots, n_trace_times)`` (mV)."""
-    TRACE_COUNT[0] += 1
+    ``(n_trace_slots, n_trace_times)`` (mV).
+
+    Not one jitted program: it calls :func:`jaxneuron.simulate`'s compiled programs (each
+    compiled once per sweep, on the CPU runtime :mod:`jaxneuron.solvers.runtime` chooses) and
+    small jitted reductions, all dispatched asynchronously. Wrapped in one outer ``jit`` the
+    solves ran on the default runtime only (the classic one aborts on the outer program's
+    cross-device gathers) and the demo chunk took 14.2 s on 2 cores against 7.5 s."""
     if program.engine == "queue":
         return _run_chunk_queue(program, params, trace_rows)
     if program.engine == "diffrax":
@@ -181,8 +178,10 @@ def _run_chunk_queue(program: ChunkProgram, params: dict, trace_rows: jax.Array)
     act = activity_from_spikes(sol, **{k: v for k, v in opts.items() if k in CLASSIFY_DEFAULTS})
     features = _features(program, act, sol.status)
     kept = {n: jnp.asarray(v)[trace_rows] for n, v in params.items()}
-    tr = _simulate(program, kept, _window(program), QueueEngine())
-    traces = tr.V.reshape(-1, tr.t.shape[0])[:, :: program.trace_stride].astype(jnp.float32)
+    # the kept rows saved every traces.save_dt directly (the window's samples at that stride)
+    every = SaveAt(transient=program.transient, save_dt=program.save_dt * program.trace_stride)
+    tr = _simulate(program, kept, every, QueueEngine())
+    traces = tr.V.reshape(-1, tr.t.shape[0]).astype(jnp.float32)
     return features, sol.status.reshape(-1), sol.num_steps.reshape(-1), traces
 
 
@@ -226,7 +225,7 @@ def output_structure(spec: SweepSpec, program: ChunkProgram | None = None):
     """Shapes and dtypes of :func:`run_chunk`'s outputs, without running it (``jax.eval_shape``)."""
     program = chunk_program(spec) if program is None else program
     params, rows = chunk_inputs(spec, 0)
-    return eqx.filter_eval_shape(run_chunk, program, params, rows)  # this trace is reused by the first call
+    return eqx.filter_eval_shape(run_chunk, program, params, rows)
 
 
 def trace_times(spec: SweepSpec) -> np.ndarray:

@@ -8,7 +8,7 @@ Layout (open with ``xarray.open_zarr(path)``):
   :class:`jaxneuron.solvers.status.Status`: 0 ok, 1 max_steps, 2 non_finite, 3 step_collapsed,
   4 solver_failure; the CF attributes ``flag_values``/``flag_meanings`` say so),
   ``num_steps`` (solver steps) and one variable per activity feature (``label``: -1 not
-  computed or failed, else 0 silent .. 3 irregular);
+  computed or failed, else 0 silent .. 3 irregular, 4 undetermined);
 * kept traces ``V`` (mV, float32) along (``trace_member``, ``time``); ``time`` in ms from the
   start of the simulation (the analysed window);
 * attributes: the spec text and its canonical JSON, chunk size, seed, package versions, device.
