@@ -64,7 +64,9 @@ def prinz_inf_tau(V, Ca):
     ]
 
 
-def prinz_rhs(t, y, g, I_ext=0.0):
+def _stg_rhs(y, g, inf_tau, ca_flux, tau_ca, I_ext):
+    """The STG cell of spec sections 2 and 4 per unit capacitance, dynamic E_Ca; ``inf_tau`` the
+    gate kinetics, ``ca_flux`` uM per (uA/cm^2), ``tau_ca`` ms."""
     V, Ca = y[0], y[1]
     mNa, hNa, mCaT, hCaT, mCaS, hCaS, mA, hA, mKCa, mKd, mH = y[2:]
     gNa, gCaT, gCaS, gA, gKCa, gKd, gH, gL = g
@@ -77,10 +79,14 @@ def prinz_rhs(t, y, g, I_ext=0.0):
         + gH * mH * (V + 20.0)
         + gL * (V + 50.0)
     )
-    dy = [-i + I_ext, (-CA_FLUX * iCa - Ca + 0.05) / 200.0]
-    for x, (xi, tau) in zip(y[2:], prinz_inf_tau(V, Ca)):
+    dy = [-i + I_ext, (-ca_flux * iCa - Ca + 0.05) / tau_ca]
+    for x, (xi, tau) in zip(y[2:], inf_tau(V, Ca)):
         dy.append((xi - x) / tau)
     return dy
+
+
+def prinz_rhs(t, y, g, I_ext=0.0):
+    return _stg_rhs(y, g, prinz_inf_tau, CA_FLUX, 200.0, I_ext)
 
 
 def prinz_steady(g, V=-50.0, Ca=0.05):
@@ -114,22 +120,7 @@ def liu_inf_tau(V, Ca):
 
 def liu_rhs(t, y, g, I_ext=0.0):
     """Liu 1998 with fixed conductances (per unit capacitance), tau_Ca = 20 ms, dynamic E_Ca."""
-    V, Ca = y[0], y[1]
-    mNa, hNa, mCaT, hCaT, mCaS, hCaS, mA, hA, mKCa, mKd, mH = y[2:]
-    gNa, gCaT, gCaS, gA, gKCa, gKd, gH, gL = g
-    ECa = NERNST_MV * np.log(3000.0 / Ca)
-    iCa = (gCaT * mCaT**3 * hCaT + gCaS * mCaS**3 * hCaS) * (V - ECa)
-    i = (
-        gNa * mNa**3 * hNa * (V - 50.0)
-        + iCa
-        + (gA * mA**3 * hA + gKCa * mKCa**4 + gKd * mKd**4) * (V + 80.0)
-        + gH * mH * (V + 20.0)
-        + gL * (V + 50.0)
-    )
-    dy = [-i + I_ext, (-LIU_CA_FLUX * iCa - Ca + 0.05) / 20.0]
-    for x, (xi, tau) in zip(y[2:], liu_inf_tau(V, Ca)):
-        dy.append((xi - x) / tau)
-    return dy
+    return _stg_rhs(y, g, liu_inf_tau, LIU_CA_FLUX, 20.0, I_ext)
 
 
 def liu_steady(V=-50.0, Ca=0.05):

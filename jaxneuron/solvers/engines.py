@@ -91,7 +91,7 @@ class QueueEngine(AbstractEngine):
         common = (("t0", float(t0)), ("t_end", float(t_end)), ("t_window", float(t0 + save.transient)),
                   ("states", save.states), ("spikes", bool(save.spikes)), ("threshold", float(save.threshold)),
                   ("max_spikes", int(save.max_spikes)), ("voltages", tuple(model.voltage_states)))  # fmt: skip
-        classic = use_classic_cpu("queue", solver, n * (t_end - t0) / 1000.0, traces=save.states is not None)
+        classic = use_classic_cpu("queue", solver, n * (t_end - t0) / 1000.0)
         if isinstance(solver, ExpEuler):
             if model.event() is not None:
                 raise NotImplementedError(f"{type(model).__name__} has events (threshold and reset): run it with an "

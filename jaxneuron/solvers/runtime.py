@@ -21,7 +21,13 @@ Measured on 2 cores (2 host devices), Prinz cells, neuron-s/s, thunk -> classic:
 | work queue, ExpEuler float32 | 628 | 474 | thunk |
 | work queue, ExpEuler tabulated (gathers), float64 / float32 | 912 / 1,421 | 325 / 554 | thunk |
 | demo sweep, queue engine (256 members, 20 s; with Diffrax traces) | 52 s | 156 s | thunk |
-| work queue, Tsit5, 48 cells of 20 s saving V every 0.1 ms for 10 s | 6.9 s | 22.4 s | thunk |
+| work queue, Kvaerno5 (2,000 members, 2 s, V saved every 0.1 ms: ``simulate``'s default) | 154 | 292 | classic |
+
+Saving traces from the queue was 3x slower on the classic runtime while its saves were written by
+a loop nested in the step loop (48 cells of 20 s saving V every 0.1 ms: 22.4 s against 6.9 s; the
+nested loop's copies of the trace buffer); they are now written by one scatter per step (at most
+16 save times per step, :data:`jaxneuron.solvers.queue.SAVES_PER_STEP`), and the classic runtime
+wins there too (last row).
 
 The adaptive loops are made of many small kernels (64 slots, 13 states), whose launches dominate
 on the thunk runtime; gathers and LAPACK calls run faster on it. The classic runtime compiles
@@ -59,22 +65,19 @@ def classic_cpu_available() -> bool:
     return True
 
 
-def use_classic_cpu(engine: str, solver, neuron_seconds: float, traces: bool = False) -> bool:
+def use_classic_cpu(engine: str, solver, neuron_seconds: float) -> bool:
     """The one runtime choice: whether a solve with ``solver`` on ``engine`` (``"queue"`` or
-    ``"diffrax"``) of ``neuron_seconds`` (members x model seconds), saving ``traces`` or not, is
-    compiled for the classic CPU runtime (when on CPU). The measured choice of the table above:
-    the work queue's adaptive loops and its untabulated float64 fixed-step path, when the job is
-    large enough to repay the compile and saves no trace from the adaptive loop (its scatter
-    into a trace buffer costs in proportion to the buffer there: 48 Prinz cells, 20 s, traces
-    every 0.1 ms for 10 s took 22.4 s on the classic runtime against 6.9 s on the default one and
-    2.5 s without traces); never the Diffrax engine or the tables."""
+    ``"diffrax"``) of ``neuron_seconds`` (members x model seconds) is compiled for the classic CPU
+    runtime (when on CPU). The measured choice of the table above: the work queue's adaptive
+    loops and its untabulated float64 fixed-step path, when the job is large enough to repay the
+    compile; never the Diffrax engine or the tables."""
     from .choices import ExpEuler
 
     if engine != "queue":
         return False
     if isinstance(solver, ExpEuler):
         return solver.table_mode is None and solver.dtype == "float64" and neuron_seconds >= MIN_NEURON_SECONDS["fixed"]
-    return not traces and neuron_seconds >= MIN_NEURON_SECONDS["adaptive"]
+    return neuron_seconds >= MIN_NEURON_SECONDS["adaptive"]
 
 
 def runtime_jit(fn=None, *, classic):
