@@ -20,7 +20,7 @@ from jaxneuron._batching import flatten_members
 from jaxneuron.solvers.queue import quintic_hermite
 from jaxneuron.solvers.steppers import arrowhead_jacobian, esdirk_step, esdirk_tables
 from reference_models import hh_rhs, hh_steady, prinz_rhs, prinz_steady, solve_reference, upward_crossings
-from toy_models import Blowup, ToyLIF
+from toy_models import Blowup, ToyLIF, TwoLeaky
 
 SETS = np.array([
     jn.PRINZ2003_SETS["fig2c_bursting"],
@@ -432,3 +432,20 @@ def test_bad_input_names_the_argument():
         jn.activity_from_spikes(jn.simulate(model, t_end=10.0, save=SPIKES), periodicity=0.1)
     with pytest.raises(ValueError, match="tabulated needs V-only gate kinetics"):
         jn.simulate(jn.HodgkinHuxley(), t_end=10.0, solver=jn.ExpEuler(tabulated=True))
+
+
+@pytest.mark.parametrize("solver", [jn.Tsit5(rtol=1e-9, atol=1e-9), jn.Kvaerno5(rtol=1e-9, atol=1e-9)], ids=["tsit5", "kvaerno5"])
+def test_a_model_with_several_voltages_saves_each(solver):
+    """Several membrane potentials (as a network has): V is saved per voltage, (..., n_voltages,
+    n_times), and equals the closed-form relaxation of each; spikes are counted per voltage."""
+    tau = jnp.array([5.0, 20.0])
+    save = jn.SaveAt(save_dt=0.5, spikes=True, threshold=-20.0)
+    sol = jn.simulate(TwoLeaky(tau=tau), t_end=40.0, stimulus=30.0, solver=solver, save=save)
+    t = np.asarray(sol.t)
+    assert sol.V.shape == (2, 2, 81) and sol.n_spikes.shape == (2, 2) and sol.spike_times.shape[:2] == (2, 2)
+    for i in range(2):
+        exact = [-35.0 - 30.0 * np.exp(-t / float(tau[i])), -10.0 - 30.0 * np.exp(-t / 4.0)]
+        np.testing.assert_allclose(np.asarray(sol.V[i]), np.array(exact), atol=1e-6)
+        # V1 tends to -35 mV (no crossing of -20 mV); V2 crosses it once, at 4 ln 3 ms
+        np.testing.assert_array_equal(np.asarray(sol.n_spikes[i]), [0, 1])
+        np.testing.assert_allclose(float(sol.spike_times[i, 1, 0]), 4.0 * np.log(3.0), rtol=1e-7)

@@ -48,3 +48,22 @@ class Blowup(jn.AbstractModel):
 
     def default_y0(self):
         return jnp.array([1.0])
+
+
+class TwoLeaky(jn.AbstractModel):
+    """Two uncoupled leaky membranes ``tau_i dV_i/dt = E_i - V_i + I`` (both potentials in the
+    border, ``voltage_states = (0, 1)``): ``V_i(t) = E_i + I + (V_i(0) - E_i - I) exp(-t / tau_i)``.
+    A stand-in for a network's several voltages."""
+
+    tau: jnp.ndarray = parameter(10.0, "ms", "first membrane's time constant", positive=True)
+    state_names: ClassVar[tuple[str, ...]] = ("V1", "V2")
+    n_border: ClassVar[int] = 2
+    voltage_states: ClassVar[tuple[int, ...]] = (0, 1)
+
+    def linear_form(self, y, I_ext):
+        rate = jnp.stack([1.0 / self.tau + 0.0 * y[..., 0], jnp.full(y.shape[:-1], 0.25)], axis=-1)
+        E = jnp.array([-65.0, -40.0])
+        return (E + jnp.asarray(I_ext)[..., None]) * rate, rate
+
+    def default_y0(self):
+        return jnp.array([-65.0, -40.0])
