@@ -228,15 +228,15 @@ def _queue(model, stim, y0, jumps, ts, model_axes, stim_axes, cfg):
         kc = jnp.minimum(kk, n_t - 1)
         due = accept[None] & (kk < n_t) & (ts[kc] <= (t_stop + eps)[None])
 
-        def derivatives():  # second derivatives at both ends, only when a slot has a save due
+        def values():  # the interpolant at the K candidate times, only when a slot has a save due
             h2 = h_int * h_int
-            return h2 * second(m, s_, t, yT, f0)[rows], h2 * second(m, s_, t + h_int, y1, f1)[rows]
+            a0, a1 = h2 * second(m, s_, t, yT, f0)[rows], h2 * second(m, s_, t + h_int, y1, f1)[rows]
+            v0, v1, d0, d1 = yT[rows], y1[rows], h_int * f0[rows], h_int * f1[rows]
+            sv = jnp.clip((ts[kc] - t[None]) / jnp.where(h_int > 0, h_int, 1.0)[None], 0.0, 1.0)  # (K, S)
+            return quintic_hermite(sv[:, None], v0[None], v1[None], d0[None], d1[None], a0[None], a1[None])
 
-        zero = jnp.zeros((len(rows), S), dtype)
-        a0, a1 = jax.lax.cond(jnp.any(due), derivatives, lambda: (zero, zero))
-        v0, v1, d0, d1 = yT[rows], y1[rows], h_int * f0[rows], h_int * f1[rows]
-        sv = jnp.clip((ts[kc] - t[None]) / jnp.where(h_int > 0, h_int, 1.0)[None], 0.0, 1.0)  # (K, S)
-        val = quintic_hermite(sv[:, None], v0[None], v1[None], d0[None], d1[None], a0[None], a1[None])  # (K, rows, S)
+        # (K, rows, S); the saved buffer stays out of the cond: a conditional copies large operands
+        val = jax.lax.cond(jnp.any(due), values, lambda: jnp.zeros((K, len(rows), S), dtype))
         target = jnp.where(due, member[None], n_members)
         saved = o["saved"].at[target, kc].set(jnp.moveaxis(val, 1, 2), mode="drop")
         return dict(o, saved=saved), k + jnp.sum(due, axis=0).astype(jnp.int32)
