@@ -25,6 +25,13 @@ from .models import (  # noqa: E402
     Liu1998 as Liu1998,
     Prinz2003 as Prinz2003,
     make_model as make_model,
+    Network as Network,
+    GradedSynapse as GradedSynapse,
+    GapJunction as GapJunction,
+    Pyloric2004 as Pyloric2004,
+    PYLORIC_CELLS as PYLORIC_CELLS,
+    PYLORIC_EXAMPLES as PYLORIC_EXAMPLES,
+    PYLORIC_SYNAPSES as PYLORIC_SYNAPSES,
 )
 from .simulate import STATUS as STATUS, SaveAt as SaveAt, Solution as Solution, Status as Status  # noqa: E402
 from .simulate import simulate as simulate  # noqa: E402
@@ -46,6 +53,12 @@ from .analysis import (  # noqa: E402
     Activity as Activity,
     activity as activity,
     fi_curve as fi_curve,
+    RHYTHM_DEFAULTS as RHYTHM_DEFAULTS,
+    Rhythm as Rhythm,
+    pyloric_features as pyloric_features,
+    rhythm_from_solution as rhythm_from_solution,
+    rhythm_from_spikes as rhythm_from_spikes,
+    rhythm_vector as rhythm_vector,
     spike_times as spike_times,
 )
 from .survey import (  # noqa: E402

@@ -26,11 +26,31 @@ def is_concrete(*xs) -> bool:
     return not any(isinstance(x, jax.core.Tracer) for x in xs)
 
 
-def batch_fields(obj) -> dict[str, int | None]:
-    """``{field name: core ndim or None (shared)}`` for every array field that declares ``batch``."""
-    if not dataclasses.is_dataclass(obj):
-        return {}
-    return {f.name: f.metadata["batch"] for f in dataclasses.fields(obj) if "batch" in f.metadata}
+def _walk(obj, get):
+    """Yield ``(getter, core)`` for every field declaring ``batch`` in ``obj`` and in the
+    dataclasses (equinox Modules) it holds, directly or in tuples/lists (a network's cells and
+    synapses); ``getter(root)`` returns the field's value."""
+    if not dataclasses.is_dataclass(obj) or isinstance(obj, type):
+        return
+    for f in dataclasses.fields(obj):
+        if "batch" in f.metadata:
+            yield (lambda root, name=f.name: getattr(get(root), name)), f.metadata["batch"]
+            continue
+        if f.metadata.get("static", False):
+            continue
+        value = getattr(obj, f.name, None)
+        sub = lambda root, name=f.name: getattr(get(root), name)  # noqa: E731
+        if dataclasses.is_dataclass(value):
+            yield from _walk(value, sub)
+        elif isinstance(value, (tuple, list)):
+            for i, item in enumerate(value):
+                yield from _walk(item, lambda root, sub=sub, i=i: sub(root)[i])
+
+
+def batch_fields(obj) -> list[tuple]:
+    """``[(getter, core ndim or None (shared))]`` for every array field that declares ``batch``,
+    in ``obj`` and in the modules it holds (``getter(obj)`` returns the field's value)."""
+    return list(_walk(obj, lambda root: root))
 
 
 def _lead_shape(x, core):
@@ -39,24 +59,23 @@ def _lead_shape(x, core):
 
 
 def batch_shape_of(obj) -> tuple[int, ...]:
-    shapes = [_lead_shape(getattr(obj, n), c) for n, c in batch_fields(obj).items() if c is not None]
+    shapes = [_lead_shape(get(obj), c) for get, c in batch_fields(obj) if c is not None]
     return tuple(np.broadcast_shapes(*shapes)) if shapes else ()
 
 
 def flatten_members(obj, batch_shape):
     """``(flat_obj, in_axes)``: batchable fields shaped ``(n_members, *core)``; ``in_axes`` for vmap."""
     n = int(math.prod(batch_shape))
-    fields = {k: c for k, c in batch_fields(obj).items() if c is not None}
+    fields = [(get, c) for get, c in batch_fields(obj) if c is not None]
     if not fields:
         return obj, None
     new = []
-    for name, core in fields.items():
-        x = jnp.asarray(getattr(obj, name))
+    for get, core in fields:
+        x = jnp.asarray(get(obj))
         core_shape = x.shape[x.ndim - core :] if core else ()
         new.append(jnp.broadcast_to(x, tuple(batch_shape) + core_shape).reshape((n,) + core_shape))
-    names = list(fields)
-    getter = lambda m: [getattr(m, k) for k in names]  # noqa: E731
+    getter = lambda m: [get(m) for get, _ in fields]  # noqa: E731
     flat = eqx.tree_at(getter, obj, new)
     in_axes = jax.tree_util.tree_map(lambda _: None, obj)
-    in_axes = eqx.tree_at(getter, in_axes, [0] * len(names), is_leaf=lambda x: x is None)
+    in_axes = eqx.tree_at(getter, in_axes, [0] * len(fields), is_leaf=lambda x: x is None)
     return flat, in_axes

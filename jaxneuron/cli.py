@@ -32,6 +32,125 @@ def _parse_set(items, model_cls):
     return params
 
 
+# --- networks (pyloric2004) -----------------------------------------------------------------------
+
+
+def _norm(name: str) -> str:
+    return "".join(name.lower().split())
+
+
+def _cell_slots():
+    """``{normalised --set name: (constructor keyword, cell)}``: AB/PD, ab_pd -> ab_pd; LP, lp -> lp..."""
+    from .models import PYLORIC_CELLS
+
+    return {c.lower().replace("/", "_"): (c.lower().replace("/", "_"), c) for c in PYLORIC_CELLS}
+
+
+def _network_help() -> str:
+    from .models import PRINZ2004_CELLS, PYLORIC_CELLS, PYLORIC_SYNAPSES, STG_CONDUCTANCES
+
+    return (f"valid parameters: cells {', '.join(PYLORIC_CELLS)} (or {', '.join(_cell_slots())}) = a Prinz 2004 cell "
+            f"name ({', '.join(PRINZ2004_CELLS)}) or 8 comma-separated conductances (mS/cm^2: {', '.join(STG_CONDUCTANCES)}); "
+            f"synapses (nS, >= 0): {', '.join(f for f, *_ in PYLORIC_SYNAPSES)}")  # fmt: skip
+
+
+def _parse_cell(cell: str, value: str):
+    """A Prinz 2004 cell name (case and spaces ignored; a bare number k means "<cell> k") or 8 conductances."""
+    import math
+
+    from .models import PRINZ2004_CELLS, STG_CONDUCTANCES
+
+    names = {_norm(n): n for n in PRINZ2004_CELLS}
+    v = value.strip()
+    for candidate in (v, f"{cell} {v}"):
+        if _norm(candidate) in names:
+            return names[_norm(candidate)]
+    if "," in v:
+        try:
+            g = [float(x) for x in v.split(",")]
+        except ValueError:
+            raise SystemExit(f"--set {cell}: {value!r} is not 8 comma-separated numbers (mS/cm^2: "
+                             f"{', '.join(STG_CONDUCTANCES)})") from None  # fmt: skip
+        if len(g) != 8:
+            raise SystemExit(f"--set {cell}: expected 8 comma-separated conductances (mS/cm^2: {', '.join(STG_CONDUCTANCES)}), "
+                             f"got {len(g)}")  # fmt: skip
+        bad = [f"{n} = {x:g}" for n, x in zip(STG_CONDUCTANCES, g) if not (math.isfinite(x) and x >= 0)]
+        if bad:
+            raise SystemExit(f"--set {cell}: conductances must be finite and >= 0 mS/cm^2, got {', '.join(bad)}")
+        return tuple(g)
+    raise SystemExit(f"--set {cell}: unknown cell {value!r}; valid cells: {', '.join(PRINZ2004_CELLS)} "
+                     f"(or 8 comma-separated conductances, mS/cm^2: {', '.join(STG_CONDUCTANCES)})")  # fmt: skip
+
+
+def _parse_network_set(items, cls):
+    """Constructor keywords of a network model (:class:`~jaxneuron.Pyloric2004`) from ``--set`` items."""
+    import math
+
+    from .models import PYLORIC_SYNAPSES
+
+    slots = _cell_slots()
+    synapses = {f.lower(): f for f, *_ in PYLORIC_SYNAPSES}
+    params = {}
+    for item in items or []:
+        if "=" not in item:
+            raise SystemExit(f"--set expects NAME=VALUE, got {item!r}")
+        name, value = item.split("=", 1)
+        key = _norm(name).replace("/", "_")
+        if key in slots:
+            kw, cell = slots[key]
+            params[kw] = _parse_cell(cell, value)
+        elif key in synapses:
+            field = synapses[key]
+            try:
+                g = float(value)
+            except ValueError:
+                raise SystemExit(f"--set {field}: {value!r} is not a number (synapse strength, nS)") from None
+            if not (math.isfinite(g) and g >= 0):
+                raise SystemExit(f"--set {field}: a synapse strength must be finite and >= 0 nS, got {value}")
+            params[field] = g
+        else:
+            raise SystemExit(f"unknown parameter {name!r} for {cls.__name__}; {_network_help()}")
+    return params
+
+
+def _describe_network(model, params) -> str:
+    """``AB/PD = AB/PD 2; LP = LP 3; PY = PY 1; synapses (nS): g_AB_LP 30, ...`` (defaults filled in)."""
+    import inspect
+
+    given = {**{k: p.default for k, p in inspect.signature(type(model).__init__).parameters.items()}, **params}
+    cells = []
+    for name in model.cell_names:
+        value = given[name.lower().replace("/", "_")]
+        cells.append(f"{name} = {value if isinstance(value, str) else ','.join(f'{x:g}' for x in value)}")
+    syn = ", ".join(f"{f} {float(g):g}" for f, g in model.synapse_strengths().items())
+    return f"{'; '.join(cells)}; synapses (nS): {syn}"
+
+
+def _initial_state(model, args, solver):
+    """``y0`` of a network: Prinz et al. 2004's warm start (default) or the cold start; says which."""
+    import math
+
+    if args.start == "cold":
+        if args.t_settle is not None:
+            raise SystemExit("--t-settle sets the warm start; it does not apply with --start cold")
+        print("initial state: cold start (each cell's default state: V = -50 mV, Ca = 0.05 uM, gates at steady state; "
+              "synapses s = 0). The circuit is multistable: the default warm start may settle into another rhythm")  # fmt: skip
+        return model.default_y0()
+    t_settle = DEFAULT_T_SETTLE if args.t_settle is None else args.t_settle
+    if not (math.isfinite(t_settle) and t_settle > 0):
+        raise SystemExit(f"--t-settle must be a finite duration > 0 ms, got {t_settle:g}")
+    print(f"initial state: warm start (Prinz et al. 2004: each cell settled alone for {t_settle:g} ms from its default "
+          f"state, then synapses s = 0; --t-settle to change; the circuit is multistable: --start cold for the cold start)")  # fmt: skip
+    try:
+        return model.warm_start(t_settle, solver=solver)
+    except (RuntimeError, ValueError) as e:
+        raise SystemExit(f"error: {e}") from None
+
+
+DEFAULT_T_SETTLE = 20000.0
+"""``--t-settle`` default (ms): Prinz et al. 2004 settle each cell alone for 20 s."""
+
+
 _STIMULI = {
     # kind (the TOML name): (maker from positional numbers, usage); fields as in jaxneuron.stimulus
     "constant": (lambda s: lambda a: s.Constant(a), "constant:AMPLITUDE"),
@@ -109,25 +228,61 @@ def _window_samples(duration, transient, save_dt):
     return n_saved - math.ceil(transient / save_dt - 1e-9)
 
 
-def _analyze(sol, t0, transient):
-    """Activity of the saved trace over the window ``[t0 + transient, t_end]``."""
+def _window(sol, t0, transient):
+    """``(t, V)`` of the saved samples in the window ``[t0 + transient, t_end]``, which it prints."""
     import numpy as np
-
-    from .analysis import activity, format_activity
 
     t = np.asarray(sol.t)
     keep = t - t0 >= transient - 1e-9 * max(1.0, transient)  # as _window_samples, checked before simulating
     tw, V = t[keep], np.asarray(sol.V)[..., keep]
     print(f"analysed window: [{tw[0]:g}, {tw[-1]:g}] ms ({tw[-1] - tw[0]:g} ms after a {transient:g} ms transient; "
           f"--transient to change, --t-end to lengthen)")  # fmt: skip
-    print(format_activity(activity(tw, V)))
+    return tw, V
+
+
+def _analyze(sol, t0, transient):
+    """Activity of the saved trace over the window ``[t0 + transient, t_end]``."""
+    from .analysis import activity, format_activity
+
+    print(format_activity(activity(*_window(sol, t0, transient))))
+
+
+def _analyze_network(sol, t0, t_end, transient, cell_names):
+    """Rhythm features (:func:`jaxneuron.rhythm_from_spikes` on the recorded spike times, as
+    :func:`jaxneuron.rhythm_from_solution`) and each cell's activity over ``[t0 + transient, t_end]``."""
+    import numpy as np
+
+    from .analysis import activity, format_activity, rhythm_from_spikes
+
+    tw, V = _window(sol, t0, transient)
+    r = rhythm_from_spikes(sol.spike_times, sol.n_spikes, t0 + transient, t_end)
+    yes = lambda b: "yes" if bool(b) else "no"  # noqa: E731
+    g = lambda x, d=4, unit="": f"{float(x):.{d}g}{unit}" if np.isfinite(float(x)) else "n/a"  # noqa: E731
+    print(f"rhythm: period {g(r.cycle_period, 5, ' ms')}; triphasic: {yes(r.triphasic)}; pyloric-like: "
+          f"{yes(r.pyloric_like)} ({int(r.n_periods)} AB/PD periods, {int(r.n_triphasic)} triphasic)"
+          + ("  [overflow: spike buffer full, window cut short]" if bool(r.overflow) else ""))  # fmt: skip
+    rows = [("", cell_names), ("burst duration (ms)", [g(x, 5) for x in r.burst_durations]),
+            ("duty cycle", [g(x, 3) for x in r.duty_cycles]), ("spikes", [str(int(x)) for x in r.n_spikes]),
+            ("bursts", [str(int(x)) for x in r.n_bursts]),
+            ("start phase", ["0" if r.triphasic else "n/a"] + [g(x, 3) for x in r.start_phases])]  # fmt: skip
+    for label, cols in rows:
+        print(f"  {label:<20}" + "".join(f"{c:>10}" for c in cols))
+    print(f"  phase gaps (end -> next start): AB/PD->LP {g(r.phase_gaps[0], 3)}, LP->PY {g(r.phase_gaps[1], 3)}")
+    if int(r.n_periods) < 2:
+        print("  fewer than 2 AB/PD periods in the window: lengthen --t-end (or shorten --transient) to judge the rhythm")
+    act = activity(tw, V)
+    for i, name in enumerate(cell_names):
+        one = format_activity(type(act)(**{f: np.asarray(getattr(act, f))[i] for f in act.feature_names}))
+        print(f"{name} " + one.replace("\n", "\n" + " " * (len(name) + 1)))
 
 
 def _cmd_simulate(args):
+    import math
+
     import numpy as np
 
     import jaxneuron as jn
-    from .models import get_model_class
+    from .models import Network, get_model_class
     from .solvers import ENGINES, SOLVERS
 
     try:
@@ -136,15 +291,26 @@ def _cmd_simulate(args):
         raise SystemExit(str(e)) from None
     if args.solver.lower() not in SOLVERS:
         raise SystemExit(f"unknown solver {args.solver!r}; valid solvers: {', '.join(SOLVERS)}")
+    network = issubclass(cls, Network)
+    if not network and (args.start is not None or args.t_settle is not None):
+        raise SystemExit(f"--start and --t-settle apply to network models (pyloric2004); {cls.__name__} starts from its default state")
+    if network and not (math.isfinite(args.t0) and math.isfinite(args.t_end) and args.t_end > args.t0):  # before the warm start
+        raise SystemExit(f"error: t_end must be a finite time (ms) greater than t0 = {args.t0:g}; got t_end = {args.t_end:g}")
     transient = _transient(args) if args.analyze else None
+    params = _parse_network_set(args.set, cls) if network else _parse_set(args.set, cls)
+    stimulus = _parse_stimulus(args.stim)
     try:
-        model = cls(**_parse_set(args.set, cls))
+        model = cls(**params)
         solver_cls = SOLVERS[args.solver.lower()]
         solver = solver_cls(dt=args.dt) if solver_cls is jn.ExpEuler else solver_cls(rtol=args.rtol, atol=args.atol)
         engine = ENGINES[args.engine]()
-        save = jn.SaveAt(transient=0.0, save_dt=args.save_dt, states="all" if args.all_states else "V")
-        sol = jn.simulate(model, t_end=args.t_end, t0=args.t0, stimulus=_parse_stimulus(args.stim), save=save,
-                          solver=solver, engine=engine)  # fmt: skip
+        save = jn.SaveAt(transient=0.0, save_dt=args.save_dt, states="all" if args.all_states else "V",
+                         spikes=bool(network and args.analyze))  # fmt: skip
+        if network:
+            print(f"{cls.__name__}: {_describe_network(model, params)}")
+        y0 = _initial_state(model, args, solver) if network else None
+        sol = jn.simulate(model, t_end=args.t_end, t0=args.t0, y0=y0, stimulus=stimulus, save=save, solver=solver,
+                          engine=engine)  # fmt: skip
     except (ValueError, TypeError) as e:
         raise SystemExit(f"error: {e}") from None
     status = int(np.asarray(sol.status))
@@ -155,14 +321,23 @@ def _cmd_simulate(args):
                "status": np.asarray(sol.status), "state_names": np.array(sol.state_names)}  # fmt: skip
         if sol.ys is not None:
             out["ys"] = np.asarray(sol.ys)
+        if network:
+            out.update(y0=np.asarray(y0), cell_names=np.array(model.cell_names))
         np.savez(args.out, **out)
         print(f"wrote {args.out}")
-    if args.analyze:
+    if args.analyze and network:
+        _analyze_network(sol, args.t0, args.t_end, transient, model.cell_names)
+    elif args.analyze:
         _analyze(sol, args.t0, transient)
     if args.plot:
-        from .plot import plot_trace
+        from . import plot
 
-        plot_trace(sol, args.plot, title=f"{cls.__name__}")
+        if network:
+            start = "cold start" if args.start == "cold" else "warm start"
+            cells = _describe_network(model, params).split(";")[: model.n_cells]
+            plot.plot_network(sol, args.plot, model.cell_names, title=f"{cls.__name__}:{','.join(cells)} ({start})")
+        else:
+            plot.plot_trace(sol, args.plot, title=f"{cls.__name__}")
         print(f"wrote {args.plot}")
     return 0 if status == 0 else 1
 
@@ -170,11 +345,21 @@ def _cmd_simulate(args):
 def _add_simulate(sub):
     from .solvers import ENGINES, SOLVERS
 
-    p = sub.add_parser("simulate", help="simulate one model neuron and save/plot/analyse its trace",
-                       description="Simulate one model neuron from t0 to t_end (ms); the whole run is saved and "
-                                   "plotted, --analyze classifies the window [t0 + transient, t_end].")  # fmt: skip
-    p.add_argument("model", help="model name: hh, prinz2003, liu1998")
-    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="set a parameter (repeatable), e.g. g_Na=200")
+    p = sub.add_parser("simulate", help="simulate one model neuron or the pyloric network and save/plot/analyse it",
+                       description="Simulate one model neuron, or the three-cell pyloric network (pyloric2004), from t0 "
+                                   "to t_end (ms); the whole run is saved and plotted, --analyze classifies the window "
+                                   "[t0 + transient, t_end] (for the network also its rhythm). A network's stimulus "
+                                   "goes to every cell.")  # fmt: skip
+    p.add_argument("model", help="model name: hh, prinz2003, liu1998, pyloric2004")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE",
+                   help="set a parameter (repeatable), e.g. g_Na=200; pyloric2004: a cell, AB/PD | LP | PY = a Prinz "
+                        "2004 cell name ('LP=LP 3') or 8 comma-separated conductances (mS/cm^2), or a synapse "
+                        "strength (nS), e.g. g_LP_PD=10")  # fmt: skip
+    p.add_argument("--start", choices=("warm", "cold"), default=None,
+                   help="networks: initial state, warm (default: Prinz et al. 2004, each cell settled alone for "
+                        "--t-settle ms, synapses off) or cold (each cell's default state)")  # fmt: skip
+    p.add_argument("--t-settle", type=float, default=None, metavar="MS",
+                   help=f"networks, warm start: how long each cell settles alone (ms, default {DEFAULT_T_SETTLE:g})")
     p.add_argument("--t0", type=float, default=0.0, metavar="MS", help="start of the simulation (ms, default 0)")
     p.add_argument("--t-end", type=float, default=1000.0, metavar="MS", help="end of the simulation (ms, default 1000)")
     p.add_argument("--transient", type=float, default=None, metavar="MS",
@@ -191,7 +376,7 @@ def _add_simulate(sub):
     p.add_argument("--dt", type=float, default=0.025, metavar="MS", help="expeuler step (ms, default 0.025)")
     p.add_argument("--all-states", action="store_true", help="save every state, not only V")
     p.add_argument("--out", help="write t, V, final state and status to this .npz file")
-    p.add_argument("--plot", help="write a figure of the trace to this .png file")
+    p.add_argument("--plot", help="write a figure of the trace (networks: one panel per cell) to this .png file")
     p.add_argument("--analyze", action="store_true",
                    help="print the activity class and features of the window after --transient")  # fmt: skip
     p.set_defaults(func=_cmd_simulate)

@@ -162,3 +162,35 @@ def reference_spike_times(rhs, y0, t_end, args=(), threshold=-10.0, rtol=1e-10, 
     sol = solve_ivp(rhs, (0.0, t_end), y0, method=method, args=args, rtol=rtol, atol=atol, events=crossing)
     assert sol.success, sol.message
     return sol.t_events[0]
+
+
+# --- Prinz 2004 pyloric network (spec section 3) ------------------------------------------------
+
+AREA_CM2 = 0.628e-3
+# (pre, post, E_s mV, k_minus 1/ms) per synapse, in Prinz 2004's order AB-LP, PD-LP, AB-PY, PD-PY,
+# LP-PD, LP-PY, PY-LP; cells 0 = AB/PD, 1 = LP, 2 = PY.
+PYLORIC_SYNAPSE_TABLE = [
+    (0, 1, -70.0, 1 / 40), (0, 1, -80.0, 1 / 100), (0, 2, -70.0, 1 / 40), (0, 2, -80.0, 1 / 100),
+    (1, 0, -70.0, 1 / 40), (1, 2, -70.0, 1 / 40), (2, 1, -70.0, 1 / 40),
+]  # fmt: skip
+
+
+def pyloric_rhs(t, y, cells_g, syn_nS):
+    """The three-cell network of spec 3.1-3.2 in the spec's own tau form, one s per synapse
+    (7 states, no sharing): ``y`` = 3 x 13 cell states (each V, Ca, gates), then s_1..s_7."""
+    out = []
+    V = [y[13 * c] for c in range(3)]
+    I_syn = [0.0, 0.0, 0.0]
+    for k, (pre, post, E_s, k_minus) in enumerate(PYLORIC_SYNAPSE_TABLE):
+        g_area = syn_nS[k] * 1e-6 / AREA_CM2  # mS/cm^2
+        I_syn[post] += g_area * y[39 + k] * (V[post] - E_s)
+    for c in range(3):
+        dy = prinz_rhs(t, y[13 * c : 13 * c + 13], cells_g[c])
+        dy[0] -= I_syn[c]  # C = 1 uF/cm^2
+        out.extend(dy)
+    for k, (pre, post, E_s, k_minus) in enumerate(PYLORIC_SYNAPSE_TABLE):
+        z = np.exp((-35.0 - V[pre]) / 5.0)
+        s_inf = 1.0 / (1.0 + z)
+        tau = (z / (1.0 + z)) / k_minus  # (1 - s_inf) / k_minus, without cancellation
+        out.append((s_inf - y[39 + k]) / tau)
+    return out

@@ -4,8 +4,12 @@ from .base import AbstractNeuron, parameter_info
 from .interface import AbstractModel, Event, TableKinetics
 from .hh import HodgkinHuxley
 from .stg import PRINZ2003_SETS, PRINZ2004_CELLS, STG_CONDUCTANCES, Liu1998, Prinz2003
+from .synapses import TRANSMITTERS, GapJunction, GradedSynapse
+from .network import Network
+from .pyloric import PYLORIC_CELLS, PYLORIC_EXAMPLES, PYLORIC_SYNAPSES, Pyloric2004
 
-MODELS = {"hh": HodgkinHuxley, "hodgkinhuxley": HodgkinHuxley, "prinz2003": Prinz2003, "liu1998": Liu1998}
+MODELS = {"hh": HodgkinHuxley, "hodgkinhuxley": HodgkinHuxley, "prinz2003": Prinz2003, "liu1998": Liu1998,
+          "pyloric2004": Pyloric2004}
 """Models by (case-insensitive) name, for the CLI and sweep files."""
 
 
@@ -17,10 +21,21 @@ def get_model_class(name: str):
         raise ValueError(f"unknown model {name!r}; valid models: {sorted(set(MODELS))}") from None
 
 
+def model_parameters(cls) -> list[str]:
+    """Names a model class is built from: its parameter fields, or for a class with its own
+    constructor (:class:`Pyloric2004`) the constructor's keywords."""
+    info = parameter_info(cls)
+    if info:
+        return list(info)
+    import inspect
+
+    return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+
+
 def make_model(name: str, **params):
     """Build model ``name`` with keyword parameters, naming the valid parameters on a typo."""
     cls = get_model_class(name)
-    valid = parameter_info(cls)
+    valid = model_parameters(cls)
     unknown = sorted(set(params) - set(valid))
     if unknown:
         raise ValueError(f"unknown parameter(s) {unknown} for {cls.__name__}; valid parameters: {list(valid)}")
@@ -29,5 +44,6 @@ def make_model(name: str, **params):
 
 __all__ = [
     "AbstractModel", "AbstractNeuron", "Event", "TableKinetics", "HodgkinHuxley", "Prinz2003", "Liu1998", "MODELS", "PRINZ2003_SETS", "PRINZ2004_CELLS",
-    "STG_CONDUCTANCES", "get_model_class", "make_model", "parameter_info",
+    "STG_CONDUCTANCES", "get_model_class", "make_model", "model_parameters", "parameter_info", "Network",
+    "GradedSynapse", "GapJunction", "TRANSMITTERS", "Pyloric2004", "PYLORIC_CELLS", "PYLORIC_SYNAPSES", "PYLORIC_EXAMPLES",
 ]  # fmt: skip

@@ -17,10 +17,10 @@ import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 
-from .._batching import is_concrete
+from .._batching import batch_shape_of, is_concrete
 from .interface import AbstractModel, evaluate_stimulus, stack_states
 
-__all__ = ["AbstractNeuron", "parameter", "parameter_info", "evaluate_stimulus", "stack_states"]
+__all__ = ["AbstractNeuron", "check_parameters", "parameter", "parameter_info", "evaluate_stimulus", "stack_states"]
 
 
 def _as_float_array(x):
@@ -49,6 +49,36 @@ def parameter_info(model_cls) -> dict[str, dict]:
     return out
 
 
+def check_parameters(obj):
+    """Check every :func:`parameter` field of ``obj`` (finite, within its range) and that their
+    batch shapes broadcast; a clear error names the class, field, allowed range and unit.
+    Values under tracing are not checked."""
+    cls = type(obj)
+    for name, info in parameter_info(cls).items():
+        value = getattr(obj, name)
+        if not is_concrete(value):
+            continue
+        arr = np.asarray(value)
+        low = info["minimum"]
+        if info["positive"]:
+            ok = np.isfinite(arr) & (arr > 0)
+            allowed = "> 0"
+        elif low is not None:
+            ok = np.isfinite(arr) & (arr >= low)
+            allowed = f">= {low:g}"
+        else:
+            ok = np.isfinite(arr)
+            allowed = "finite"
+        if not np.all(ok):
+            bad = arr.reshape(-1)[np.argmin(ok.reshape(-1))]
+            where = "" if arr.ndim == 0 else f" (first offending value at flat index {int(np.argmin(ok.reshape(-1)))})"
+            raise ValueError(f"{cls.__name__}.{name} must be finite and {allowed} {info['unit']}; got {bad!r}{where}")
+    try:
+        batch_shape_of(obj)
+    except ValueError as e:
+        raise ValueError(f"{cls.__name__}: parameter arrays have incompatible batch shapes: {e}") from None
+
+
 class AbstractNeuron(AbstractModel):
     """Base class of single-compartment conductance-based cells (state ``V`` first).
 
@@ -62,32 +92,7 @@ class AbstractNeuron(AbstractModel):
     """Names of the maximal-conductance fields (mS/cm^2)."""
 
     def __check_init__(self):
-        cls = type(self)
-        for name, info in parameter_info(cls).items():
-            value = getattr(self, name)
-            if not is_concrete(value):
-                continue
-            arr = np.asarray(value)
-            low = info["minimum"]
-            if info["positive"]:
-                ok = np.isfinite(arr) & (arr > 0)
-                allowed = "> 0"
-            elif low is not None:
-                ok = np.isfinite(arr) & (arr >= low)
-                allowed = f">= {low:g}"
-            else:
-                ok = np.isfinite(arr)
-                allowed = "finite"
-            if not np.all(ok):
-                bad = arr.reshape(-1)[np.argmin(ok.reshape(-1))]
-                where = "" if arr.ndim == 0 else f" (first offending value at flat index {int(np.argmin(ok.reshape(-1)))})"
-                raise ValueError(
-                    f"{cls.__name__}.{name} must be finite and {allowed} {info['unit']}; got {bad!r}{where}"
-                )
-        try:
-            self.batch_shape
-        except ValueError as e:
-            raise ValueError(f"{cls.__name__}: parameter arrays have incompatible batch shapes: {e}") from None
+        check_parameters(self)
 
     # --- batching -----------------------------------------------------------------------------
 

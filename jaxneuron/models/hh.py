@@ -33,6 +33,9 @@ class HodgkinHuxley(AbstractNeuron):
     E_L: jnp.ndarray = parameter(-54.387, "mV", "leak reversal potential")
     C: jnp.ndarray = parameter(1.0, "uF/cm^2", "specific membrane capacitance", positive=True)
     T_celsius: jnp.ndarray = parameter(6.3, "degC", "temperature (Q10 = 3 on all rates, reference 6.3 degC)")
+    area: jnp.ndarray = parameter(
+        0.628e-3, "cm^2", "membrane area (only converts total synaptic conductances, nS, in a Network)", positive=True
+    )
 
     state_names: ClassVar[tuple[str, ...]] = ("V", "m", "h", "n")
     conductance_names: ClassVar[tuple[str, ...]] = ("g_Na", "g_K", "g_L")
