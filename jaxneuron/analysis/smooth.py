@@ -15,7 +15,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-__all__ = ["crossing_times", "smooth_cycle_period"]
+__all__ = ["crossing_times", "slow_wave", "smooth_cycle_period"]
 
 
 def crossing_times(t, v, threshold=-10.0, max_crossings=256):
@@ -34,19 +34,30 @@ def crossing_times(t, v, threshold=-10.0, max_crossings=256):
     return jnp.where(valid, times, jnp.nan), count
 
 
-def smooth_cycle_period(t, v, threshold=-10.0, burst_isi=150.0, max_crossings=256):
-    """Cycle period (ms) of a bursting voltage ``v (n_times,)``: the mean interval between burst
-    starts, ``(start_last - start_first) / (n_bursts - 1)``, where a burst starts at a spike (an
-    interpolated upward crossing of ``threshold``, mV) preceded by an interval of at least
-    ``burst_isi`` ms (the first spike of the window does not count: its burst may be cut).
-    NaN with fewer than two burst starts. Differentiable as described in the module docstring;
-    for the pyloric circuit pass the AB/PD voltage (the period of spec 3.6)."""
-    times, count = crossing_times(t, v, threshold, max_crossings)
-    k = jnp.arange(max_crossings)
-    gap = jnp.diff(jax.lax.stop_gradient(times), prepend=jnp.nan)
-    start = (k >= 1) & (k < count) & (gap >= burst_isi)
-    n = jnp.sum(start)
-    first = jnp.argmax(start)
-    last = max_crossings - 1 - jnp.argmax(start[::-1])
-    period = (times[last] - times[first]) / jnp.maximum(n - 1, 1)
-    return jnp.where(n >= 2, period, jnp.nan)
+def slow_wave(t, v, width=50.0):
+    """``v`` (mV, sampled at the uniform times ``t``, ms) averaged over a centred window of
+    ``width`` ms (spikes removed, the slow wave kept); edges averaged over the samples inside."""
+    dt = (t[-1] - t[0]) / (t.shape[0] - 1)
+    n = max(1, int(round(float(width) / float(dt)))) if not isinstance(dt, jax.core.Tracer) else None
+    if n is None:
+        raise ValueError("slow_wave needs concrete save times t")
+    kernel = jnp.ones(n) / n
+    num = jnp.convolve(v, kernel, mode="same")
+    den = jnp.convolve(jnp.ones_like(v), kernel, mode="same")
+    return num / den
+
+
+def smooth_cycle_period(t, v, width=50.0, level=None, max_crossings=256):
+    """Cycle period (ms) of a bursting voltage ``v (n_times,)`` as a smooth function of the trace:
+    the mean interval between the upward crossings of the slow wave (:func:`slow_wave`, ``width``
+    ms) through ``level`` (mV; default the midpoint of the slow wave's range), ``(last - first) / (n - 1)`` with crossing times interpolated linearly. Spikes
+    never enter (they are averaged out), so the value moves smoothly with parameters as long
+    as the number of cycles in the window does not change; NaN with fewer than two crossings.
+    For the pyloric circuit pass the AB/PD voltage (the period of spec 3.6)."""
+    w = slow_wave(t, v, width)
+    if level is None:
+        level = 0.5 * (jnp.min(w) + jnp.max(w))
+    times, count = crossing_times(t, w, level, max_crossings)
+    last = jnp.maximum(count - 1, 0)
+    period = (times[last] - times[0]) / jnp.maximum(count - 1, 1)
+    return jnp.where(count >= 2, period, jnp.nan)

@@ -170,7 +170,12 @@ class _StaticTimes:
 class DiffraxEngine(AbstractEngine):
     """``jax.vmap`` of ``diffrax.diffeqsolve`` over each device's members: reverse-mode
     differentiable (Diffrax's checkpointed adjoint), lock-stepped (every member of a device's
-    batch runs as many steps as its slowest one)."""
+    batch runs as many steps as its slowest one).
+
+    For gradients through ``ExpEuler`` use the ``QueueEngine`` (its fixed-step scan is exactly
+    reverse-differentiable): through Diffrax's fixed steps with save times on step ends the
+    gradient was measured 0.4 % off converged finite differences (Prinz cell, 20 ms; Diffrax's
+    own ``Euler`` shows the same; the values are right)."""
 
     name: ClassVar[str] = "diffrax"
 
@@ -202,7 +207,7 @@ def _diffrax_program(model, stim, y0, members, shared, in_axes, static, n_dev, c
     rows = np.asarray(voltages)
 
     def one(model, stim, y0):
-        term = NeuronTerm(model.vector_field, linear_form_fn=lambda t, y, a: model.linear_form(y, evaluate_stimulus(a, t)))
+        term = NeuronTerm.of(model)
         jump_ts = None if stim is None else stim.jump_times()
         pick = (lambda t, y, a: y) if states == "all" else (lambda t, y, a: y[rows])
         if states is None:

@@ -11,23 +11,32 @@ dt = 0.025 ms for every cell: validate against a tight Kvaerno5 solve (README, P
 
 from __future__ import annotations
 
-from typing import Callable, ClassVar
+from typing import Any, Callable, ClassVar
 
 import diffrax
 from diffrax import ODETerm
 
 from ..channels.common import phi1
+from ..models.interface import evaluate_stimulus
 
 __all__ = ["NeuronTerm", "ExpEulerSolver", "exp_euler_update"]
 
 
 class NeuronTerm(ODETerm):
-    """An ``ODETerm`` for a jaxneuron model that also exposes the model's linear form ``(A, B)``."""
+    """An ``ODETerm`` for a jaxneuron model that also exposes the model's linear form ``(A, B)``.
 
-    linear_form_fn: Callable = None  # (t, y, args) -> (A, B)
+    The model is a field (a pytree leaf of the term), not captured by a closure, so that
+    transformations of the term see its parameters."""
+
+    model: Any = None
+
+    @classmethod
+    def of(cls, model):
+        """The term of ``model`` with the stimulus as Diffrax's ``args``."""
+        return cls(model.vector_field, model=model)
 
     def linear_form(self, t, y, args):
-        return self.linear_form_fn(t, y, args)
+        return self.model.linear_form(y, evaluate_stimulus(args, t))
 
 
 def exp_euler_update(y, A, B, h):
