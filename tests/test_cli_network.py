@@ -17,6 +17,7 @@ def _row(out, label):
     return m.group(1).split()
 
 
+@pytest.mark.slow
 def test_fig2e_network_output_equals_the_api(tmp_path, capsys, monkeypatch):
     # the Fig. 2e network (the defaults), with every cell and two synapses given on the command line
     figures = []

@@ -9,6 +9,10 @@ shardable), and store it as a labelled Zarr v3 database (``xarray.open_zarr``).
 * :mod:`.store` writes the template, the chunk regions and their done flags;
 * :mod:`.run` drives it all (:func:`sweep`); :mod:`.plots` draws the figures; :mod:`.cli` is
   the ``jaxneuron sweep | info | plot | export`` commands.
+
+Network sweeps (``model = "pyloric2004"``): :mod:`.network` (cell slots, synapse and conductance
+axes, warm start), :mod:`.network_engine` (the chunk program: per-cell activity and rhythm
+features), :mod:`.plots_network` (rhythm class map, period map, stacked traces).
 """
 
 from .run import SweepSummary, parse_shard, sweep

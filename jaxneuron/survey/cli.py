@@ -43,7 +43,16 @@ def _fail(e) -> int:
 
 def _cmd_sweep(args):
     from .run import sweep
+    from .spec import load_spec
 
+    if args.dry_run:
+        try:
+            print(load_spec(args.spec).describe())
+        except _errors() as e:
+            return _fail(e)
+        return 0
+    if not args.out:
+        return _fail("--out DB.zarr is required (the database to write), or --dry-run to only describe the sweep")
     enable_compilation_cache()
     try:
         summary = sweep(args.spec, args.out, resume=args.resume, overwrite=args.overwrite, chunk_size=args.chunk_size,
@@ -93,7 +102,8 @@ def _cmd_info(args):
     print(f"progress: {int(done.sum())}/{done.size} chunks, {n_done:,}/{a['n_members']:,} members")
     print(_format_counts(*summarize(args.db)))
     print(f"per-member variables: {', '.join(_member_variables(ds))}")
-    print(f"kept traces: {ds.sizes['trace_member']} x {ds.sizes['time']} samples")
+    cells = f"{ds.sizes['cell']} cells x " if "cell" in ds["V"].dims else ""
+    print(f"kept traces: {ds.sizes['trace_member']} x {cells}{ds.sizes['time']} samples")
     print("versions: " + ", ".join(f"{k} {v}" for k, v in json.loads(a["versions"]).items()))
     if args.spec:
         print("\n" + a["spec_toml"])
@@ -116,16 +126,28 @@ def _cmd_plot(args):
 def _member_variables(ds) -> list[str]:
     """Per-member variables: status, then the features in :class:`jaxneuron.Activity` order."""
     from ..analysis import Activity
+    from .network import RHYTHM_FEATURES
 
-    order = {n: i for i, n in enumerate(("status",) + Activity.feature_names)}
-    names = [v for v in ds.data_vars if ds[v].dims == ("member",)]
+    order = {n: i for i, n in enumerate(("status",) + Activity.feature_names + ("rhythm_class",) + tuple(RHYTHM_FEATURES))}
+    names = [v for v in ds.data_vars if ds[v].dims[:1] == ("member",)]
     return sorted(names, key=lambda n: order.get(n, len(order)))
 
 
 def member_table(ds):
-    """Per-member ``pandas.DataFrame``: member, swept parameters, status, features, num_steps."""
-    names = ["member"] + [c for c in ds.coords if ds[c].dims == ("member",) and c != "member"] + _member_variables(ds)
-    return ds[names[1:]].to_dataframe().reset_index()[names]
+    """Per-member ``pandas.DataFrame``: member, swept parameters, status, features, num_steps.
+    Network features with a cell or pair axis become one column per cell / pair, ``name[LP]``."""
+    import pandas as pd
+
+    names = [c for c in ds.coords if ds[c].dims == ("member",) and c != "member"] + _member_variables(ds)
+    columns = {"member": ds["member"].values}
+    for name in names:
+        var = ds[name]
+        if var.ndim == 1:
+            columns[name] = var.values
+        else:
+            for j, label in enumerate(ds[var.dims[1]].values):
+                columns[f"{name}[{label}]"] = var.values[:, j]
+    return pd.DataFrame(columns)
 
 
 def _cmd_export(args):
@@ -161,7 +183,8 @@ def add_commands(sub) -> None:
 
     p = sub.add_parser("sweep", help="run a parameter sweep described in a TOML file into a Zarr database")
     p.add_argument("spec", help="sweep specification (TOML), e.g. sweeps/demo.toml")
-    p.add_argument("--out", required=True, help="database to write (a .zarr directory)")
+    p.add_argument("--out", help="database to write (a .zarr directory; required unless --dry-run)")
+    p.add_argument("--dry-run", action="store_true", help="only validate the spec and describe the sweep (size, space, protocol)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted sweep (same spec), skipping done chunks")
     p.add_argument("--overwrite", action="store_true", help="replace an existing database")
     p.add_argument("--chunk-size", type=int, help="members per compiled chunk (new databases; memory grows with it)")

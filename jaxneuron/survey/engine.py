@@ -23,6 +23,9 @@ Memory (diffrax engine): the analysed window of a chunk, ``chunk_size x window /
 float64 samples (plus the solver state); the queue engine holds ``max_spikes`` spike times per
 member instead. At most two chunks are in flight (the driver writes chunk k while the device
 computes chunk k+1): memory is bounded by the chunk size, not by the sweep size.
+
+Network sweeps (:mod:`.network`) have their own program, :mod:`.network_engine`; the functions
+here dispatch on the spec (:attr:`SweepSpec.is_network`) and the program type.
 """
 
 from __future__ import annotations
@@ -63,8 +66,13 @@ class ChunkProgram:
     engine: str = "queue"  # "queue" | "diffrax"
 
 
-def chunk_program(spec: SweepSpec) -> ChunkProgram:
-    """The static chunk program of ``spec``; ``label`` is always among the features."""
+def chunk_program(spec: SweepSpec):
+    """The static chunk program of ``spec`` (a :class:`ChunkProgram`, or for a network model a
+    :class:`.network_engine.NetworkProgram`); ``label`` is always among the features."""
+    if spec.is_network:
+        from .network_engine import network_program
+
+        return network_program(spec)
     names = spec.space.names
     p = spec.protocol
     features = spec.feature_names if "label" in spec.feature_names else ("label",) + spec.feature_names
@@ -130,7 +138,14 @@ def run_chunk(program: ChunkProgram, params: dict, trace_rows: jax.Array):
     compiled once per sweep, on the CPU runtime :mod:`jaxneuron.solvers.runtime` chooses) and
     small jitted reductions, all dispatched asynchronously. Wrapped in one outer ``jit`` the
     solves ran on the default runtime only (the classic one aborts on the outer program's
-    cross-device gathers) and the demo chunk took 14.2 s on 2 cores against 7.5 s."""
+    cross-device gathers) and the demo chunk took 14.2 s on 2 cores against 7.5 s.
+
+    For a network program ``params`` are :func:`.network_engine.network_inputs` and the features
+    carry a cell (3) or pair (2) axis after the member axis; ``traces`` are ``(n_trace_slots, 3, n_times)``."""
+    from .network_engine import NetworkProgram, run_chunk_network
+
+    if isinstance(program, NetworkProgram):
+        return run_chunk_network(program, params, trace_rows)
     if program.engine == "queue":
         return _run_chunk_queue(program, params, trace_rows)
     if program.engine == "diffrax":
@@ -214,7 +229,12 @@ def chunk_trace_rows(spec: SweepSpec, k: int) -> tuple[np.ndarray, slice]:
 
 
 def chunk_inputs(spec: SweepSpec, k: int):
-    """``(params, trace_rows)`` device inputs of chunk ``k`` (parameter values in model units)."""
+    """``(params, trace_rows)`` device inputs of chunk ``k`` (parameter values in model units;
+    networks: :func:`.network_engine.network_inputs`, with the warm start)."""
+    if spec.is_network:
+        from .network_engine import network_inputs
+
+        return network_inputs(spec, k)
     members, _ = chunk_members(spec, k)
     values = spec.space.values(members)
     rows, _ = chunk_trace_rows(spec, k)
@@ -224,7 +244,12 @@ def chunk_inputs(spec: SweepSpec, k: int):
 def output_structure(spec: SweepSpec, program: ChunkProgram | None = None):
     """Shapes and dtypes of :func:`run_chunk`'s outputs, without running it (``jax.eval_shape``)."""
     program = chunk_program(spec) if program is None else program
-    params, rows = chunk_inputs(spec, 0)
+    if spec.is_network:
+        from .network_engine import network_inputs
+
+        params, rows = network_inputs(spec, 0, warm=False)  # shapes only: no settling
+    else:
+        params, rows = chunk_inputs(spec, 0)
     return eqx.filter_eval_shape(run_chunk, program, params, rows)
 
 

@@ -7,6 +7,8 @@
   cell are pooled over every other parameter; non-grid spaces are binned).
 * :func:`plot_feature_hist`: histograms of features per class.
 * :func:`plot_example_traces`: kept traces, a few per class.
+
+Network sweeps are drawn by :mod:`.plots_network` (:func:`plot_database` dispatches).
 """
 
 from __future__ import annotations
@@ -366,6 +368,15 @@ def plot_database(db, path, *, kind="summary", x=None, y=None, features=None):
     import xarray as xr
 
     ds = xr.open_zarr(db) if isinstance(db, str) else db
+    from . import plots_network as pn
+
+    if pn.is_network_db(ds):  # network sweeps: rhythm class map, period map, stacked traces
+        draw = {"summary": lambda: pn.plot_network_summary(ds, path, x=x, y=y),
+                "classmap": lambda: pn.plot_network_classmap(ds, path, x=x, y=y),
+                "traces": lambda: pn.plot_network_traces(ds, path)}  # fmt: skip
+        if kind not in draw:
+            raise ValueError(f"plot kind {kind!r} is not available for a network sweep; valid: {', '.join(draw)}")
+        return draw[kind]()
     if kind == "summary":
         plot_summary(ds, path, x=x, y=y)
     elif kind == "classmap":

@@ -75,7 +75,8 @@ def _format_counts(class_counts, status_counts) -> str:
     cls = ", ".join(f"{name} {c / total:.1%}" for name, c in class_counts.items())
     failed = {k: v for k, v in status_counts.items() if k != "failed" and v}
     fail = "none" if not failed else ", ".join(f"{v} {k}" for k, v in failed.items())
-    text = f"classes of {total:,} computed members: {cls}\nsolver failures: {fail}"
+    what = "rhythm classes of {:,} computed networks" if "pyloric-like" in class_counts else "classes of {:,} computed members"
+    text = f"{what.format(total)}: {cls}\nsolver failures: {fail}"
     if class_counts.get("undetermined", 0):
         text += ("\nundetermined: the analysed window is too short to classify these members (too few ISIs or "
                  "complete bursts); a longer [protocol] window decides them")  # fmt: skip
@@ -87,17 +88,22 @@ def summarize(path) -> tuple[dict, dict]:
 
     ``class_counts``: ``{label name: members}`` for every name of :data:`jaxneuron.ACTIVITY_LABELS`
     (silent, tonic, bursting, irregular, undetermined), successful solves only; failed members
-    (label -1) are counted in ``status_counts`` (by status name, and in total as ``"failed"``)."""
+    (label -1) are counted in ``status_counts`` (by status name, and in total as ``"failed"``).
+    Network sweeps: the rhythm classes (:data:`.network.RHYTHM_CLASSES`) instead of the labels."""
     import xarray as xr
 
     from ..analysis import ACTIVITY_LABELS
     from ..simulate import STATUS
+    from .network import RHYTHM_CLASSES
 
     ds = xr.open_zarr(path)
     status = ds["status"].values
-    label = ds["label"].values
     ok = status == 0
-    class_counts = {name: int(np.sum(ok & (label == i))) for i, name in enumerate(ACTIVITY_LABELS)}
+    if "rhythm_class" in ds:
+        label, names = ds["rhythm_class"].values, RHYTHM_CLASSES
+    else:
+        label, names = ds["label"].values, ACTIVITY_LABELS
+    class_counts = {name: int(np.sum(ok & (label == i))) for i, name in enumerate(names)}
     status_counts = {STATUS[s]: int(np.sum(status == s)) for s in STATUS if s != 0}
     status_counts["failed"] = int(np.sum(status > 0))
     return class_counts, status_counts

@@ -11,6 +11,10 @@ worker computes it or on how often the sweep was resumed.
   ``loguniform`` ranges. ``random``: ``numpy.random.default_rng(seed)`` (row ``i`` is the same for
   every ``n``); ``lhs`` and ``sobol``: :mod:`scipy.stats.qmc` (scrambled, seeded).
 * :class:`TableSpace`: explicit members, one per row of a CSV file.
+
+Categorical axes (a network's cells, by name: :class:`Categories`) take labels instead of numbers:
+``{values = ["LP 1", "LP 2"]}`` or ``"all"`` in every kind of space (random / lhs / sobol draw
+each label with equal probability: label ``floor(u k)`` of ``k``), a column of labels in a table.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import numpy as np
 
 from ._validate import check_keys, fail, number, pair_args
 
-__all__ = ["Axis", "GridSpace", "SampledSpace", "TableSpace", "parse_space", "GRID_RULES", "SAMPLED_RULES", "SAMPLED_METHODS"]
+__all__ = ["Axis", "Categories", "GridSpace", "SampledSpace", "TableSpace", "parse_space", "GRID_RULES", "SAMPLED_RULES", "SAMPLED_METHODS"]
 
 GRID_RULES = ("values", "linspace", "logspace")
 SAMPLED_RULES = ("uniform", "loguniform")
@@ -35,16 +39,34 @@ _SPACE = ("kind", "n", "file", "axes")
 
 
 @dataclasses.dataclass(frozen=True)
+class Categories:
+    """Labels a categorical axis may take: any of ``valid``; ``"all"`` means ``all``. ``what``
+    names a label in messages (``"Prinz 2004 cell"``)."""
+
+    valid: tuple[str, ...]
+    all: tuple[str, ...]
+    what: str
+
+
+@dataclasses.dataclass(frozen=True)
 class Axis:
-    """One swept parameter. ``rule``: ``values`` (``args`` = the values), ``linspace`` /
-    ``logspace`` (``args`` = start, stop, num; logspace is geometric between start and stop,
-    both in the parameter's unit), ``uniform`` / ``loguniform`` (``args`` = low, high)."""
+    """One swept parameter. ``rule``: ``values`` (``args`` = the values, numbers or the labels of
+    a categorical axis), ``linspace`` / ``logspace`` (``args`` = start, stop, num; logspace is
+    geometric between start and stop, both in the parameter's unit), ``uniform`` /
+    ``loguniform`` (``args`` = low, high)."""
 
     name: str
     rule: str
-    args: tuple[float, ...]
+    args: tuple
+
+    @property
+    def categorical(self) -> bool:
+        """Labels (strings), not numbers."""
+        return self.rule == "values" and isinstance(self.args[0], str)
 
     def grid_values(self) -> np.ndarray:
+        if self.categorical:
+            return np.asarray(self.args, dtype=object)
         if self.rule == "values":
             return np.asarray(self.args, dtype=float)
         start, stop, num = self.args
@@ -65,7 +87,14 @@ class Axis:
             return np.exp(math.log(low) + u * (math.log(high) - math.log(low)))
         return low + u * (high - low)
 
+    def from_labels(self, u: np.ndarray) -> np.ndarray:
+        """A categorical axis in a sampled space: label ``floor(u k)`` of its ``k`` (object array)."""
+        k = len(self.args)
+        return np.asarray(self.args, dtype=object)[np.minimum((u * k).astype(np.int64), k - 1)]
+
     def canonical(self) -> dict:
+        if self.categorical:
+            return {"rule": self.rule, "args": list(self.args)}
         return {"rule": self.rule, "args": [float(a) for a in self.args]}
 
     def describe(self) -> str:
@@ -105,7 +134,8 @@ class GridSpace:
         return {a.name: a.grid_values()[i] for a, i in zip(self.axes, idx)}
 
     def bounds(self) -> dict[str, tuple[float, float]]:
-        return {a.name: a.bounds() for a in self.axes}
+        """Smallest and largest value of each numeric axis."""
+        return {a.name: a.bounds() for a in self.axes if not a.categorical}
 
     def canonical(self) -> dict:
         return {"kind": "grid", "axes": {a.name: a.canonical() for a in self.axes}}
@@ -116,6 +146,8 @@ class GridSpace:
 
     def axis_attrs(self, name: str) -> dict:
         axis = self.axes[self.names.index(name)]
+        if axis.categorical:
+            return {"sweep_rule": axis.rule, "categories": list(axis.args)}
         return {"sweep_rule": axis.rule, "grid_values": [float(v) for v in axis.grid_values()]}
 
 
@@ -161,10 +193,11 @@ class SampledSpace:
 
     def values(self, members) -> dict[str, np.ndarray]:
         u = _unit_sample(self.method, self.n, len(self.axes), self.seed)[_members(members)]
-        return {a.name: a.from_unit(u[:, j]) for j, a in enumerate(self.axes)}
+        return {a.name: a.from_labels(u[:, j]) if a.categorical else a.from_unit(u[:, j]) for j, a in enumerate(self.axes)}
 
     def bounds(self) -> dict[str, tuple[float, float]]:
-        return {a.name: a.bounds() for a in self.axes}
+        """Smallest and largest value of each numeric axis."""
+        return {a.name: a.bounds() for a in self.axes if not a.categorical}
 
     def canonical(self) -> dict:
         return {"kind": self.method, "n": self.n, "axes": {a.name: a.canonical() for a in self.axes}}
@@ -175,16 +208,22 @@ class SampledSpace:
 
     def axis_attrs(self, name: str) -> dict:
         axis = self.axes[self.names.index(name)]
+        if axis.categorical:
+            return {"sweep_rule": "choice", "categories": list(axis.args)}
         return {"sweep_rule": axis.rule, "sweep_range": [float(a) for a in axis.args]}
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class TableSpace:
-    """Explicit members: ``columns[name][i]`` is member ``i``'s value (rows of a CSV file)."""
+    """Explicit members: ``columns[name][i]`` is member ``i``'s value (rows of a CSV file).
+
+    ``categories``: ``((column, labels), ...)`` of the categorical columns, whose ``table`` entries
+    are indices into ``labels``."""
 
     source: str
     names: tuple[str, ...]
     table: np.ndarray  # (n_members, n_parameters), read-only
+    categories: tuple[tuple[str, tuple[str, ...]], ...] = ()
     kind = "table"
 
     @property
@@ -193,14 +232,21 @@ class TableSpace:
 
     def values(self, members) -> dict[str, np.ndarray]:
         rows = self.table[_members(members)]
-        return {n: rows[:, j].copy() for j, n in enumerate(self.names)}
+        labels = dict(self.categories)
+        out = {}
+        for j, n in enumerate(self.names):
+            out[n] = np.asarray(labels[n], dtype=object)[rows[:, j].astype(np.int64)] if n in labels else rows[:, j].copy()
+        return out
 
     def bounds(self) -> dict[str, tuple[float, float]]:
-        return {n: (float(self.table[:, j].min()), float(self.table[:, j].max())) for j, n in enumerate(self.names)}
+        """Smallest and largest value of each numeric column."""
+        labels = dict(self.categories)
+        return {n: (float(self.table[:, j].min()), float(self.table[:, j].max())) for j, n in enumerate(self.names) if n not in labels}
 
     @property
     def sha256(self) -> str:
-        return hashlib.sha256(np.ascontiguousarray(self.table, dtype="<f8").tobytes() + "|".join(self.names).encode()).hexdigest()
+        extra = "".join(f"|{n}:{','.join(c)}" for n, c in self.categories).encode()
+        return hashlib.sha256(np.ascontiguousarray(self.table, dtype="<f8").tobytes() + "|".join(self.names).encode() + extra).hexdigest()
 
     def canonical(self) -> dict:
         return {"kind": "table", "columns": list(self.names), "n": self.n_members, "sha256": self.sha256}
@@ -209,7 +255,8 @@ class TableSpace:
         return f"table of {self.n_members:,} members from {self.source}\n  columns: {', '.join(self.names)}"
 
     def axis_attrs(self, name: str) -> dict:
-        return {"sweep_rule": "table"}
+        labels = dict(self.categories)
+        return {"sweep_rule": "table", "categories": list(labels[name])} if name in labels else {"sweep_rule": "table"}
 
     def __eq__(self, other):
         return isinstance(other, TableSpace) and self.canonical() == other.canonical()
@@ -219,6 +266,24 @@ class TableSpace:
 
 
 # --- the [space] table of a sweep file -------------------------------------------------------
+
+def _parse_categorical(name, spec, cats: Categories, where) -> Axis:
+    """``"all"`` or ``{values = [labels]}``; an unknown label lists the valid ones."""
+    if spec == "all":
+        return Axis(name, "values", tuple(cats.all))
+    if not (isinstance(spec, dict) and list(spec) == ["values"]):
+        fail(where, f"expected \"all\" or {{values = [...]}} of {cats.what} names, got {spec!r}")
+    labels = spec["values"]
+    if not isinstance(labels, list) or not labels:
+        fail(f"{where}.values", f"expected a non-empty list of {cats.what} names (empty range)")
+    for v in labels:
+        if v not in cats.valid:
+            fail(f"{where}.values", f"unknown {cats.what} {v!r}; valid names: {', '.join(cats.valid)} (or \"all\": {', '.join(cats.all)})")
+    dup = sorted({v for v in labels if labels.count(v) > 1})
+    if dup:
+        fail(f"{where}.values", f"{dup} listed more than once")
+    return Axis(name, "values", tuple(labels))
+
 
 def _parse_axis(name, spec, rules, where) -> Axis:
     if not isinstance(spec, dict) or len(spec) != 1:
@@ -261,7 +326,9 @@ def _flatten_axes(axes, prefix=""):
     return out
 
 
-def parse_space(table, seed, base_dir):
+def parse_space(table, seed, base_dir, categorical: dict | None = None):
+    """The ``[space]`` table; ``categorical``: ``{axis name: Categories}`` of the label axes."""
+    categorical = categorical or {}
     check_keys(table, _SPACE, "[space]")
     kinds = ("grid",) + SAMPLED_METHODS + ("table",)
     kind = table.get("kind", "grid")
@@ -271,23 +338,30 @@ def parse_space(table, seed, base_dir):
         extra = [k for k in ("n", "axes") if k in table]
         if extra or "file" not in table:
             fail("[space]", "a table space takes only 'file' (a CSV file with one column per parameter)")
-        return _read_table(table["file"], base_dir)
+        return _read_table(table["file"], base_dir, categorical)
     if "file" in table:
         fail("space.file", "only a table space reads a file")
     axes = _flatten_axes(table.get("axes", {}))
     if not axes:
         fail("space.axes", "no swept parameters (empty space)")
+    rules = GRID_RULES if kind == "grid" else SAMPLED_RULES
+
+    def axis(name, spec):
+        if name in categorical:
+            return _parse_categorical(name, spec, categorical[name], f"space.axes.{name}")
+        return _parse_axis(name, spec, rules, f"space.axes.{name}")
+
     if kind == "grid":
         if "n" in table:
             fail("space.n", "a grid's size is the product of its axes; 'n' is for random/lhs/sobol")
-        return GridSpace(tuple(_parse_axis(n, s, GRID_RULES, f"space.axes.{n}") for n, s in axes.items()))
+        return GridSpace(tuple(axis(n, s) for n, s in axes.items()))
     if "n" not in table:
         fail("[space]", f"a {kind} space needs 'n' (number of members)")
     n = number(table["n"], "space.n", positive=True, integer=True)
-    return SampledSpace(kind, n, tuple(_parse_axis(a, s, SAMPLED_RULES, f"space.axes.{a}") for a, s in axes.items()), seed)
+    return SampledSpace(kind, n, tuple(axis(a, s) for a, s in axes.items()), seed)
 
 
-def _read_table(file, base_dir) -> TableSpace:
+def _read_table(file, base_dir, categorical) -> TableSpace:
     path = file if os.path.isabs(file) else os.path.join(base_dir, file)
     try:
         with open(path, newline="", encoding="utf-8") as f:
@@ -304,6 +378,12 @@ def _read_table(file, base_dir) -> TableSpace:
         if len(row) != len(names):
             fail("space.file", f"{path}, row {i + 2}: expected {len(names)} values, got {len(row)}")
         for j, cell in enumerate(row):
+            cats = categorical.get(names[j])
+            if cats is not None:
+                if cell.strip() not in cats.valid:
+                    fail("space.file", f"{path}, row {i + 2}, column {names[j]!r}: unknown {cats.what} {cell.strip()!r}; valid names: {', '.join(cats.valid)}")
+                table[i, j] = cats.valid.index(cell.strip())
+                continue
             try:
                 table[i, j] = float(cell)
             except ValueError:
@@ -311,4 +391,5 @@ def _read_table(file, base_dir) -> TableSpace:
     if not np.all(np.isfinite(table)):
         fail("space.file", f"{path}: values must be finite")
     table.setflags(write=False)
-    return TableSpace(os.path.basename(path), names, table)
+    cats = tuple((n, tuple(categorical[n].valid)) for n in names if n in categorical)
+    return TableSpace(os.path.basename(path), names, table, cats)

@@ -53,6 +53,10 @@ own units (mS/cm^2, uA/cm^2, mV). The schema:
 
 Keys renamed since the first schema (``transient_ms``, ``window_ms``, ``save_dt_ms``; engine
 ``"vmap"``) are refused with the new name.
+
+Network models (``model = "pyloric2004"``) take cell slots, synapse strengths and cell
+conductances as parameters, a warm start and rhythm features: see :mod:`.network`. The
+``[protocol]``, ``[solver]``, ``[features]`` and ``[traces]`` tables are parsed in :mod:`.sections`.
 """
 
 from __future__ import annotations
@@ -65,58 +69,19 @@ from typing import Any
 
 import numpy as np
 
+from . import network as net
 from ._validate import SweepSpecError, check_keys, fail, number
+from .sections import (DEFAULT_ENGINE, DEFAULT_SOLVER, ENGINES, STIMULI, Protocol, pairs, parse_features,  # noqa: F401
+                       parse_protocol, parse_solver, parse_traces, required_stimulus_fields, stimulus_classes, stimulus_fields)
 from .space import parse_space
 
-__all__ = ["SweepSpec", "SweepSpecError", "load_spec", "parse_spec", "STIMULI", "ENGINES", "DEFAULT_SOLVER", "DEFAULT_ENGINE"]
+__all__ = ["SweepSpec", "SweepSpecError", "load_spec", "parse_spec", "STIMULI", "ENGINES", "DEFAULT_SOLVER", "DEFAULT_ENGINE", "stimulus_classes"]
 
-
-def stimulus_classes():
-    from .. import stimulus as s
-
-    return {"constant": s.Constant, "step": s.Step, "pulse_train": s.PulseTrain, "sine": s.Sine}
-
-
-STIMULI = ("constant", "step", "pulse_train", "sine")
 _TOP = ("description", "model", "preset", "seed", "chunk_size", "fixed", "protocol", "solver", "features", "traces", "space")
-_PROTOCOL = ("transient", "window", "save_dt", "initial_state", "stimulus")
-_FEATURES = ("names", "options")
-_TRACES = ("keep", "members", "save_dt")
-_RENAMED = {"transient_ms": "transient", "window_ms": "window", "save_dt_ms": "save_dt"}
-"""Keys of the first schema (``[protocol]``, ``[traces]``) and their names now (all in ms)."""
 
 SCHEMA = 2
 """Version of the canonical spec stored in a database (1: the ``*_ms`` keys and the ``vmap`` engine)."""
-ENGINES = ("queue", "diffrax")
-"""``[solver] engine``: ``queue`` (:class:`jaxneuron.QueueEngine`: no lock-step between members,
-features from spike times) or ``diffrax`` (:class:`jaxneuron.DiffraxEngine`: vmapped
-``diffrax.diffeqsolve``, every member's trace, features by :func:`jaxneuron.activity`)."""
-DEFAULT_SOLVER = "kvaerno5"
-DEFAULT_ENGINE = "queue"
-
-
-def _pairs(d):
-    return tuple(sorted(d.items()))
-
-
-@dataclasses.dataclass(frozen=True)
-class Protocol:
-    """``transient`` (ms, simulated from ``t0`` then discarded), analysed ``window`` (ms) and its
-    sampling ``save_dt`` (ms), stimulus, initial state. ``t_end = t0 + transient + window``."""
-
-    transient: float
-    window: float
-    save_dt: float
-    stimulus_kind: str | None
-    stimulus_fixed: tuple[tuple[str, float], ...]
-    initial_state: tuple[tuple[str, float], ...] | None  # None: the model's default_y0()
-
-    t0 = 0.0
-    """Start of every member's simulation (ms); stimulus times are on the same clock."""
-
-    @property
-    def t_end(self) -> float:
-        return self.t0 + self.transient + self.window
+_pairs = pairs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,6 +103,7 @@ class SweepSpec:
     seed: int
     chunk_size: int
     engine: str = DEFAULT_ENGINE
+    rhythm_options: tuple[tuple[str, Any], ...] = ()  # network models: rhythm criteria (spec 3.6)
     description: str = ""
     text: str = ""
     path: str | None = None
@@ -147,6 +113,11 @@ class SweepSpec:
         from ..models import get_model_class
 
         return get_model_class(self.model)
+
+    @property
+    def is_network(self) -> bool:
+        """A network model (:mod:`.network`): cell slots, synapses, rhythm features."""
+        return net.is_network_model(self.model_class)
 
     @property
     def n_members(self) -> int:
@@ -162,7 +133,10 @@ class SweepSpec:
         return SOLVERS[self.solver_name](**dict(self.solver_options))
 
     def model_parameters(self) -> dict[str, float]:
-        """Fixed model parameters: preset conductances, then ``[fixed]`` (mS/cm^2 and model units)."""
+        """Fixed model parameters: preset conductances, then ``[fixed]`` (mS/cm^2 and model units).
+        Networks: :func:`.network.model_arguments` (cells by name or conductances, nS, overrides)."""
+        if self.is_network:
+            return net.model_arguments(self)
         params = {}
         if self.preset is not None:
             params.update(zip(self.model_class.conductance_names, _presets()[self.preset]))
@@ -178,16 +152,46 @@ class SweepSpec:
     def canonical(self) -> dict:
         """Everything that determines the results (JSON-able); ``chunk_size`` and text excluded."""
         p = self.protocol
-        return {
+        init = p.initial_state if p.initial_state is None or isinstance(p.initial_state, str) else dict(p.initial_state)
+        out = {
             "schema": SCHEMA, "model": self.model_class.__name__, "preset": self.preset, "fixed": dict(self.fixed),
             "protocol": {"t0": p.t0, "transient": p.transient, "window": p.window, "save_dt": p.save_dt,
                          "stimulus": None if p.stimulus_kind is None else {"kind": p.stimulus_kind, **dict(p.stimulus_fixed)},
-                         "initial_state": None if p.initial_state is None else dict(p.initial_state)},
+                         "initial_state": init},
             "solver": {"name": self.solver_name, **dict(self.solver_options), "engine": self.engine},
             "features": {"names": list(self.feature_names), "options": dict(self.feature_options)},
             "traces": {"members": [int(i) for i in self.trace_members()], "save_dt": self.traces_save_dt},
             "space": self.space.canonical(), "seed": self.seed,
         }  # fmt: skip
+        if self.is_network:
+            out["protocol"]["t_settle"] = p.t_settle
+            out["features"]["rhythm"] = dict(self.rhythm_options)
+            out.update(net.canonical_extra(self))
+        return out
+
+    def describe(self) -> str:
+        """What the sweep would run (``jaxneuron sweep SPEC --dry-run``): model, size, space,
+        protocol, solver, features, traces; nothing is simulated."""
+        p = self.protocol
+        lines = [f"{self.path or '<sweep spec>'}: {self.description}".rstrip(": "),
+                 f"model: {self.model_class.__name__}" + (f" (preset {self.preset})" if self.preset else ""),
+                 f"members: {self.n_members:,} in {self.n_chunks:,} chunks of {self.chunk_size:,}",
+                 "space: " + self.space.describe()]  # fmt: skip
+        if self.fixed:
+            lines.append("fixed: " + ", ".join(f"{k} = {v}" for k, v in self.fixed))
+        start = {None: "default_y0()", "cold": "cold (default_y0())"}.get(p.initial_state, p.initial_state)
+        if p.initial_state == "warm":
+            start = f"warm (each cell settled alone for {p.t_settle:g} ms, synaptic s = 0)"
+        elif isinstance(p.initial_state, tuple):
+            start = ", ".join(f"{k} = {v:g}" for k, v in p.initial_state)
+        stim = "none" if p.stimulus_kind is None else f"{p.stimulus_kind} {dict(p.stimulus_fixed)}"
+        lines += [f"protocol: {p.t0:g} -> {p.t_end:g} ms per member ({p.transient:g} ms transient, {p.window:g} ms analysed); "
+                  f"initial state: {start}; stimulus: {stim}",
+                  f"simulated time: {self.n_members * (p.t_end - p.t0) / 1000.0:,.0f} s in all",
+                  f"solver: {self.solver_name} {dict(self.solver_options)} on the {self.engine} engine",
+                  f"features: {', '.join(self.feature_names)}" + (f"; rhythm criteria {dict(self.rhythm_options)}" if self.rhythm_options else ""),
+                  f"kept traces: {self.trace_members().size} members every {self.traces_save_dt:g} ms"]  # fmt: skip
+        return "\n".join(lines)
 
     def with_chunk_size(self, chunk_size: int) -> SweepSpec:
         """The same sweep in chunks of ``chunk_size`` members (at most the number of members)."""
@@ -234,7 +238,7 @@ def parse_spec(text: str, *, path: str | None = None) -> SweepSpec:
 
 
 def _parse(raw, text, path) -> SweepSpec:
-    from ..models import get_model_class, parameter_info
+    from ..models import get_model_class
 
     check_keys(raw, _TOP, "top level")
     for key in ("model", "space"):
@@ -246,9 +250,52 @@ def _parse(raw, text, path) -> SweepSpec:
         cls = get_model_class(raw["model"])
     except ValueError as e:
         fail("model", str(e))
-    pinfo = parameter_info(cls)
+    network = net.is_network_model(cls)
     seed = number(raw.get("seed", 0), "seed", minimum=0, integer=True)
     chunk_size = number(raw.get("chunk_size", 64), "chunk_size", positive=True, integer=True)
+    preset, fixed = net.parse_fixed(raw) if network else _parse_cell_fixed(raw, cls)
+    protocol = parse_protocol(raw.get("protocol", {}), cls, network=network)
+    solver_name, solver_options, engine = parse_solver(raw.get("solver", {}))
+    if network and engine != "queue":
+        fail("solver.engine", f"network sweeps run on the queue engine (spike times of every cell); got {engine!r}")
+    feature_names, feature_options, rhythm_options = parse_features(raw.get("features", {}), network=network)
+    base_dir = os.path.dirname(os.path.abspath(path)) if path else os.getcwd()
+    space = parse_space(raw["space"], seed, base_dir, categorical=net.categories() if network else None)
+    swept = set(space.names)
+    stim_fields = stimulus_fields(protocol.stimulus_kind or "constant")
+    for n in space.names:
+        if n.startswith("stimulus."):
+            field = n.split(".", 1)[1]
+            if field not in stim_fields:
+                fail(f"space.axes.{n}", f"stimulus {protocol.stimulus_kind or 'constant'!r} has no swept field {field!r}; valid: {', '.join('stimulus.' + f for f in stim_fields)}")
+    if network:
+        net.check_axes(space)
+    else:
+        _check_cell_axes(space, cls)
+    both = sorted(swept & set(dict(fixed)))
+    if both:
+        fail("fixed", f"parameter(s) {both} are both fixed and swept")
+    if protocol.stimulus_kind is None and any(n.startswith("stimulus.") for n in swept):
+        protocol = dataclasses.replace(protocol, stimulus_kind="constant")
+    stim_missing = required_stimulus_fields(protocol.stimulus_kind) - set(dict(protocol.stimulus_fixed)) - {n.split(".", 1)[1] for n in swept if n.startswith("stimulus.")}
+    if stim_missing:
+        fail("protocol.stimulus", f"missing {sorted(stim_missing)} for a {protocol.stimulus_kind!r} stimulus")
+    keep, members, tr_dt = parse_traces(raw.get("traces", {}), protocol, space.n_members)
+    chunk_size = min(chunk_size, space.n_members)
+    return SweepSpec(
+        model=raw["model"].lower(), preset=preset, fixed=fixed,
+        protocol=protocol, solver_name=solver_name, solver_options=solver_options, engine=engine, feature_names=feature_names,
+        feature_options=feature_options, rhythm_options=rhythm_options, traces_keep=keep, traces_members=members,
+        traces_save_dt=tr_dt, space=space, seed=seed, chunk_size=chunk_size, description=str(raw.get("description", "")),
+        text=text, path=path,
+    )  # fmt: skip
+
+
+def _parse_cell_fixed(raw, cls):
+    """``preset`` (a published conductance set) and ``[fixed]`` of a single-cell sweep."""
+    from ..models import parameter_info
+
+    pinfo = parameter_info(cls)
     preset = raw.get("preset")
     if preset is not None:
         presets = _presets()
@@ -260,39 +307,20 @@ def _parse(raw, text, path) -> SweepSpec:
     check_keys(fixed, tuple(pinfo), "[fixed] (parameters of " + cls.__name__ + ")")
     for k, v in fixed.items():
         _check_value(k, number(v, f"fixed.{k}"), pinfo[k], f"fixed.{k}")
-    protocol = _parse_protocol(raw.get("protocol", {}), cls)
-    solver_name, solver_options, engine = _parse_solver(raw.get("solver", {}))
-    feature_names, feature_options = _parse_features(raw.get("features", {}))
-    base_dir = os.path.dirname(os.path.abspath(path)) if path else os.getcwd()
-    space = parse_space(raw["space"], seed, base_dir)
-    swept = set(space.names)
-    stim_fields = _stimulus_fields(protocol.stimulus_kind or "constant")
+    return preset, _pairs({k: float(v) for k, v in fixed.items()})
+
+
+def _check_cell_axes(space, cls):
+    from ..models import parameter_info
+
+    pinfo = parameter_info(cls)
     for n in space.names:
         if n.startswith("stimulus."):
-            field = n.split(".", 1)[1]
-            if field not in stim_fields:
-                fail(f"space.axes.{n}", f"stimulus {protocol.stimulus_kind or 'constant'!r} has no swept field {field!r}; valid: {', '.join('stimulus.' + f for f in stim_fields)}")
-        elif n not in pinfo:
+            continue
+        if n not in pinfo:
             fail(f"space.axes.{n}", f"unknown parameter {n!r} for {cls.__name__}; valid parameters: {', '.join(pinfo)}, or stimulus.FIELD")
-        else:
-            low, _ = space.bounds()[n]
-            _check_value(n, low, pinfo[n], f"space.axes.{n}")
-    both = sorted(swept & set(fixed))
-    if both:
-        fail("fixed", f"parameter(s) {both} are both fixed and swept")
-    if protocol.stimulus_kind is None and any(n.startswith("stimulus.") for n in swept):
-        protocol = dataclasses.replace(protocol, stimulus_kind="constant")
-    stim_missing = _required_stimulus_fields(protocol.stimulus_kind) - set(dict(protocol.stimulus_fixed)) - {n.split(".", 1)[1] for n in swept if n.startswith("stimulus.")}
-    if stim_missing:
-        fail("protocol.stimulus", f"missing {sorted(stim_missing)} for a {protocol.stimulus_kind!r} stimulus")
-    keep, members, tr_dt = _parse_traces(raw.get("traces", {}), protocol, space.n_members)
-    chunk_size = min(chunk_size, space.n_members)
-    return SweepSpec(
-        model=raw["model"].lower(), preset=preset, fixed=_pairs({k: float(v) for k, v in fixed.items()}),
-        protocol=protocol, solver_name=solver_name, solver_options=solver_options, engine=engine, feature_names=feature_names,
-        feature_options=feature_options, traces_keep=keep, traces_members=members, traces_save_dt=tr_dt,
-        space=space, seed=seed, chunk_size=chunk_size, description=str(raw.get("description", "")), text=text, path=path,
-    )  # fmt: skip
+        low, _ = space.bounds()[n]
+        _check_value(n, low, pinfo[n], f"space.axes.{n}")
 
 
 def _check_value(name, value, info, where):
@@ -303,127 +331,3 @@ def _check_value(name, value, info, where):
     if info["minimum"] is not None and value < info["minimum"]:
         what = "negative conductance: " if unit == "mS/cm^2" else ""
         fail(where, f"{what}{name} must be >= {info['minimum']:g} {unit}, got {value!r}")
-
-
-def _stimulus_fields(kind) -> tuple[str, ...]:
-    """Per-member (sweepable) fields of a stimulus kind."""
-    return tuple(f.name for f in dataclasses.fields(stimulus_classes()[kind]) if f.metadata.get("batch") == 0)
-
-
-def _required_stimulus_fields(kind) -> set[str]:
-    if kind is None:
-        return set()
-    cls = stimulus_classes()[kind]
-    return {f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
-
-
-def _check_renamed(table, where):
-    """An old (first-schema) key in ``table`` is an error that gives its new name."""
-    if isinstance(table, dict):
-        for old, new in _RENAMED.items():
-            if old in table:
-                fail(f"{where}.{old}", f"renamed: use `{new}` (ms)")
-
-
-def _parse_protocol(table, cls) -> Protocol:
-    _check_renamed(table, "protocol")
-    check_keys(table, _PROTOCOL, "[protocol]")
-    transient = number(table.get("transient", 0.0), "protocol.transient", minimum=0.0)
-    if "window" not in table:
-        fail("[protocol]", "missing required key 'window' (analysed duration after the transient, ms)")
-    window = number(table["window"], "protocol.window", positive=True)
-    save_dt = number(table.get("save_dt", 0.1), "protocol.save_dt", positive=True)
-    if save_dt > window:
-        fail("protocol.save_dt", f"{save_dt} ms is longer than the analysed window ({window} ms)")
-    kind, stim_fixed = None, ()
-    if "stimulus" in table:
-        stim = dict(table["stimulus"]) if isinstance(table["stimulus"], dict) else fail("protocol.stimulus", "expected a table such as {kind = \"step\", amplitude = 5.0, t_on = 100.0}")
-        kind = stim.pop("kind", "constant")
-        classes = stimulus_classes()
-        if kind not in classes:
-            fail("protocol.stimulus.kind", f"unknown stimulus {kind!r}; valid kinds: {', '.join(classes)}")
-        valid = tuple(f.name for f in dataclasses.fields(classes[kind]))
-        check_keys(stim, valid, f"protocol.stimulus ({kind})")
-        for k, v in stim.items():
-            number(v, f"protocol.stimulus.{k}", integer=(k == "n_pulses"))
-        try:
-            classes[kind](**{k: v for k, v in stim.items()}, **{k: 0.0 for k in _required_stimulus_fields(kind) - set(stim)})
-        except (ValueError, TypeError) as e:
-            fail("protocol.stimulus", str(e))
-        stim_fixed = _pairs(stim)
-    init = table.get("initial_state", "default")
-    if init == "default":
-        init = None
-    elif isinstance(init, dict):
-        check_keys(init, cls.state_names, "protocol.initial_state (state names)")
-        init = _pairs({k: float(number(v, f"protocol.initial_state.{k}")) for k, v in init.items()})
-    else:
-        fail("protocol.initial_state", f"expected \"default\" or a table of states {cls.state_names}, got {init!r}")
-    return Protocol(float(transient), float(window), float(save_dt), kind, stim_fixed, init)
-
-
-def _parse_solver(table) -> tuple[str, tuple, str]:
-    """``[solver]`` -> ``(name, options, engine)``; every key is optional (defaults: Kvaerno5 at
-    rtol = atol = 1e-6 on the queue engine)."""
-    from ..solvers import SOLVERS
-
-    if not isinstance(table, dict):
-        fail("[solver]", f"expected a table such as {{name = \"{DEFAULT_SOLVER}\", rtol = 1e-6}}, got {table!r}")
-    opts = dict(table)
-    name = opts.pop("name", DEFAULT_SOLVER)
-    if not isinstance(name, str) or name.lower() not in SOLVERS:
-        fail("solver.name", f"unknown solver {name!r}; valid solvers: {', '.join(SOLVERS)}")
-    name = name.lower()
-    engine = opts.pop("engine", DEFAULT_ENGINE)
-    if engine not in ENGINES:
-        hint = " (the engine once called \"vmap\" is now \"diffrax\")" if engine == "vmap" else ""
-        fail("solver.engine", f"unknown engine {engine!r}; valid engines: {', '.join(ENGINES)}{hint}")
-    cls = SOLVERS[name]
-    valid = tuple(f.name for f in dataclasses.fields(cls))
-    check_keys(opts, valid, f"[solver] ({cls.__name__})")
-    try:
-        cls(**opts)
-    except (ValueError, TypeError) as e:
-        fail("[solver]", str(e))
-    return name, _pairs(opts), engine
-
-
-def _parse_features(table) -> tuple[tuple[str, ...], tuple]:
-    import inspect
-
-    from ..analysis import Activity, activity
-
-    check_keys(table, _FEATURES, "[features]")
-    valid = tuple(Activity.feature_names)
-    names = table.get("names", list(valid))
-    if not isinstance(names, list) or not names:
-        fail("features.names", f"expected a non-empty list of feature names; valid: {', '.join(valid)}")
-    unknown = [n for n in names if n not in valid]
-    if unknown:
-        fail("features.names", f"unknown feature(s) {unknown}; valid features: {', '.join(valid)}")
-    options = table.get("options", {})
-    params = inspect.signature(activity).parameters
-    kw = [p for p, v in params.items() if v.kind is inspect.Parameter.KEYWORD_ONLY]
-    check_keys(options, kw, "features.options (keyword options of jaxneuron.activity)")
-    return tuple(dict.fromkeys(names)), _pairs(options)
-
-
-def _parse_traces(table, protocol, n_members):
-    _check_renamed(table, "traces")
-    check_keys(table, _TRACES, "[traces]")
-    keep = number(table.get("keep", 16), "traces.keep", minimum=0, integer=True)
-    members = table.get("members")
-    if members is not None:
-        if not isinstance(members, list) or not all(isinstance(m, int) and not isinstance(m, bool) for m in members):
-            fail("traces.members", f"expected a list of member indices, got {members!r}")
-        bad = [m for m in members if not 0 <= m < n_members]
-        if bad:
-            fail("traces.members", f"member indices {bad} out of range 0..{n_members - 1}")
-        members = tuple(sorted(set(members)))
-    dt = number(table.get("save_dt", protocol.save_dt), "traces.save_dt", positive=True)
-    stride = dt / protocol.save_dt
-    if abs(stride - round(stride)) > 1e-9 or round(stride) < 1:
-        fail("traces.save_dt", f"must be a whole multiple of protocol.save_dt = {protocol.save_dt} ms, got {dt}")
-    return keep, members, float(dt)
-
-

@@ -13,6 +13,12 @@ Layout (open with ``xarray.open_zarr(path)``):
   start of the simulation (the analysed window);
 * attributes: the spec text and its canonical JSON, chunk size, seed, package versions, device.
 
+Network sweeps (:mod:`.network`) add the dimensions ``cell`` (AB/PD, LP, PY) and ``pair``
+(AB/PD->LP, LP->PY): per-cell activity features are ``(member, cell)``, the rhythm features
+``(member)``, ``(member, cell)`` or ``(member, pair)``, ``rhythm_class`` ``(member)`` and the kept
+traces ``V`` ``(trace_member, cell, time)``. A cell slot swept by name is a string coordinate
+(``lp``: ``"LP 4"``); the attributes ``initial_state`` and ``t_settle`` record the start.
+
 The template (coordinates, empty variables, attributes) is written to a temporary directory
 and renamed into place, so a store either exists whole or not at all, and concurrent shards
 agree on one. Each chunk writes its own region (Zarr chunks along ``member`` are exactly the
@@ -80,10 +86,13 @@ def _fill(dtype):
     return -1
 
 
-def _feature_attrs(name):
+def _feature_attrs(name, network=False):
     from ..analysis import ACTIVITY_LABELS, Activity
+    from .network import RHYTHM_FEATURES, feature_attrs
 
-    attrs = {"long_name": name.replace("_", " ")}
+    if network and (name in RHYTHM_FEATURES or name == "rhythm_class"):
+        return feature_attrs(name)
+    attrs = {"long_name": name.replace("_", " ") + (" (of each cell)" if network else "")}
     if name in Activity.units:
         attrs["units"] = Activity.units[name]
     if name == "label":
@@ -96,7 +105,11 @@ def _param_attrs(spec: SweepSpec, name: str) -> dict:
     from ..models import parameter_info
 
     attrs = dict(spec.space.axis_attrs(name))
-    if name.startswith("stimulus."):
+    if spec.is_network and not name.startswith("stimulus."):
+        from .network import axis_attrs
+
+        attrs.update(axis_attrs(name))
+    elif name.startswith("stimulus."):
         import dataclasses
 
         from .spec import stimulus_classes
@@ -107,6 +120,11 @@ def _param_attrs(spec: SweepSpec, name: str) -> dict:
         info = parameter_info(spec.model_class)[name]
         attrs.update(units=info["unit"], long_name=info["doc"])
     return attrs
+
+
+def _tail_dims(shape) -> tuple[str, ...]:
+    """Dimensions after ``member`` of a network feature: ``cell`` (3) or ``pair`` (2)."""
+    return {(): (), (3,): ("cell",), (2,): ("pair",)}[tuple(shape)]
 
 
 def template(spec: SweepSpec, out_struct, *, device: str | None = None):
@@ -128,14 +146,24 @@ def template(spec: SweepSpec, out_struct, *, device: str | None = None):
         coords[name] = ("member", values, _param_attrs(spec, name))
     coords["trace_member"] = ("trace_member", kept, {"long_name": "member whose analysed window is kept"})
     coords["time"] = ("time", t, {"units": "ms", "long_name": "time since the start of the simulation"})
+    trace_dims = ("trace_member", "time")
+    if spec.is_network:
+        from ..models import PYLORIC_CELLS
+        from .network import PAIRS
+
+        coords["cell"] = ("cell", np.asarray(PYLORIC_CELLS, dtype=object), {"long_name": "cell of the pyloric circuit"})
+        coords["pair"] = ("pair", np.asarray(PAIRS, dtype=object), {"long_name": "pair of cells (phase features)"})
+        trace_dims = ("trace_member", "cell", "time")
     empty = lambda dtype, shape: np.broadcast_to(np.asarray(_fill(dtype), dtype=dtype), shape)  # noqa: E731
     data = {
         "status": ("member", empty(np.int8, (n,)), status_attrs()),
         "num_steps": ("member", empty(num_steps.dtype, (n,)), {"long_name": "solver steps (-1: not computed)"}),
     }  # fmt: skip
     for name, sds in features.items():
-        data[name] = ("member", empty(sds.dtype, (n,)), _feature_attrs(name))
-    data["V"] = (("trace_member", "time"), empty(np.float32, (kept.size, t.size)), {"units": "mV", "long_name": "membrane potential"})
+        data[name] = (("member",) + _tail_dims(sds.shape[1:]), empty(sds.dtype, (n,) + sds.shape[1:]), _feature_attrs(name, spec.is_network))
+    n_cells = len(coords["cell"][1]) if spec.is_network else None
+    v_shape = (kept.size, n_cells, t.size) if spec.is_network else (kept.size, t.size)
+    data["V"] = (trace_dims, empty(np.float32, v_shape), {"units": "mV", "long_name": "membrane potential"})
     attrs = {
         "title": f"jaxneuron sweep: {spec.description or spec.model}",
         "description": spec.description, "model": spec.model_class.__name__, "space": spec.space.describe(),
@@ -144,15 +172,20 @@ def template(spec: SweepSpec, out_struct, *, device: str | None = None):
         "versions": json.dumps(versions()), "device": device or device_description(),
         "created_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }  # fmt: skip
+    if spec.is_network:
+        p = spec.protocol
+        attrs["initial_state"] = (f"warm: each cell settled alone for {p.t_settle:g} ms from its default state, synaptic s = 0 "
+                                  "(Prinz et al. 2004)" if p.initial_state == "warm" else "cold: the network's default_y0()")  # fmt: skip
+        attrs["t_settle"] = p.t_settle if p.initial_state == "warm" else "none"
     ds = xr.Dataset(data, coords=coords, attrs=attrs)
     encoding = {}
     for name, var in ds.variables.items():
-        if var.dims == ("member",):
+        if var.dims[:1] == ("member",):
             chunk = coord_chunk if name in coords else cs
-            encoding[name] = {"chunks": (min(chunk, n),)}
+            encoding[name] = {"chunks": (min(chunk, n),) + var.shape[1:]}
             if name not in coords:
                 encoding[name]["fill_value"] = _fill(var.dtype)
-    encoding["V"] = {"chunks": (1, t.size), "fill_value": np.float32(np.nan)}
+    encoding["V"] = {"chunks": (1,) + v_shape[1:], "fill_value": np.float32(np.nan)}
     return ds, encoding
 
 
@@ -254,11 +287,14 @@ def write_chunk(path, spec: SweepSpec, k: int, features: dict, status, num_steps
     start = k * spec.chunk_size
     data = {"status": ("member", np.asarray(status[:n_real], dtype=np.int8)),
             "num_steps": ("member", np.asarray(num_steps[:n_real]))}  # fmt: skip
-    data.update({name: ("member", np.asarray(v[:n_real])) for name, v in features.items()})
+    for name, v in features.items():
+        v = np.asarray(v[:n_real])
+        data[name] = (("member",) + _tail_dims(v.shape[1:]), v)
     xr.Dataset(data).to_zarr(path, region={"member": slice(start, start + n_real)}, mode="r+", consolidated=False)
     _, tslice = chunk_trace_rows(spec, k)
     n_tr = tslice.stop - tslice.start
     if n_tr:
         V = np.asarray(traces[:n_tr], dtype=np.float32)
-        xr.Dataset({"V": (("trace_member", "time"), V)}).to_zarr(path, region={"trace_member": tslice}, mode="r+", consolidated=False)
+        dims = ("trace_member", "cell", "time") if V.ndim == 3 else ("trace_member", "time")
+        xr.Dataset({"V": (dims, V)}).to_zarr(path, region={"trace_member": tslice}, mode="r+", consolidated=False)
     zarr.open_array(path, path=_PROGRESS, mode="r+")[k] = True
