@@ -52,8 +52,11 @@ PYLORIC_EXAMPLES = {
     "osb_fig3": dict(ab_pd="AB/PD 2", lp="LP 3", py="PY 1", g_AB_LP=10.0, g_PD_LP=100.0, g_AB_PY=10.0, g_PD_PY=3.0,
                      g_LP_PD=30.0, g_LP_PY=1.0, g_PY_LP=1.0),
 }  # fmt: skip
-"""Published example networks (spec 3.7): xolotl's "Fig. 2e" network (the default; triphasic and
-pyloric-like from the warm start) and OpenSourceBrain's "Fig 3" network."""
+"""Published example networks (spec 3.7): xolotl's "Fig. 2e" network (the default) and
+OpenSourceBrain's "Fig 3" network. The circuit is multistable: Fig. 2e is triphasic and
+pyloric-like (period 1.80 s) from ``warm_start(1000.0)`` and from the cold start, but from
+``warm_start(20000.0)`` LP fires tonically and AB/PD stays silent (an independent scipy solve
+agrees; tests/test_network.py)."""
 
 
 def _cell(value, slot: str):
