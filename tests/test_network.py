@@ -233,6 +233,11 @@ def test_pyloric_networks_against_scipy(name):
         assert abs(got_c[0] - settled[13 * c]) < 1.0 and abs(got_c[1] / settled[13 * c + 1] - 1.0) < 0.01
     sol = jn.simulate(net, t_end=t_end, y0=y0, save=jn.SaveAt(save_dt=dt, spikes=True))
     got = jn.pyloric_features(sol.t, sol.V, transient=transient)
+    # the on-device features of this simulated trace equal the numpy reference on the same trace
+    same = rr.rhythm([rr.peak_times(np.asarray(sol.t), v, t_start=transient) for v in np.asarray(sol.V)], transient, t_end)
+    np.testing.assert_array_equal(np.asarray(got.n_spikes), same["n_spikes"])
+    assert bool(got.triphasic) == bool(same["triphasic"]) and bool(got.pyloric_like) == bool(same["pyloric_like"])
+    np.testing.assert_allclose(float(got.cycle_period), same["cycle_period"], rtol=1e-9)
     assert bool(got.triphasic) == bool(ref["triphasic"]) and bool(got.pyloric_like) == bool(ref["pyloric_like"]) == pyloric
     np.testing.assert_array_equal(np.asarray(got.n_spikes), ref["n_spikes"])
     if pyloric:
