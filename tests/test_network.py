@@ -265,3 +265,30 @@ def test_gradient_of_the_smoothed_cycle_period_matches_finite_differences():
     h = 0.01
     fd = (float(period(30.0 + h)) - float(period(30.0 - h))) / (2 * h)
     assert float(grad) == pytest.approx(fd, rel=0.05)  # measured: -4.05 vs -3.96 (h = 0.01), -3.94 (h = 0.001)
+
+
+def test_batched_networks_on_the_classic_runtime_over_devices():
+    """Batched cells on 2 devices compiled for XLA's classic CPU runtime: inputs are committed to
+    their devices before the call (the runtime aborted the process when shard_map sliced a
+    replicated input by partition id). In a subprocess, which an abort would end."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import numpy as np, jaxneuron as jn
+        jn.use_cores(2)
+        import jaxneuron.solvers.runtime as R
+        R.MIN_NEURON_SECONDS["adaptive"] = 0.0
+        C = jn.PRINZ2004_CELLS
+        net = jn.Pyloric2004(lp=np.array([C["LP 1"], C["LP 2"], C["LP 3"], C["LP 4"]]))
+        y0 = net.warm_start(20.0)  # a device array from a solve (4 members)
+        a = jn.simulate(net, t_end=30.0, y0=y0, save=jn.SaveAt(states=None, spikes=True))
+        R.MIN_NEURON_SECONDS["adaptive"] = 1e12
+        b = jn.simulate(net, t_end=30.0, y0=y0, save=jn.SaveAt(states=None, spikes=True))
+        assert np.all(np.asarray(a.status) == 0)
+        assert np.allclose(np.asarray(a.y_final), np.asarray(b.y_final), rtol=0, atol=1e-9)
+        print("ok")
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]

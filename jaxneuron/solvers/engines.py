@@ -31,7 +31,7 @@ from ..models.interface import evaluate_stimulus
 from .choices import ExpEuler
 from .expeuler import NeuronTerm
 from .fixed import fixed_solve, fixed_step_plan
-from .members import gather_members, n_devices, over_devices, pad_members
+from .members import shard_members, gather_members, n_devices, over_devices, pad_members
 from .queue import default_slots, queue_solve
 from .runtime import runtime_jit, use_classic_cpu
 from .status import Status
@@ -68,6 +68,10 @@ def _on_devices(program, model, stim, y0, members, shared, in_axes, static, clas
         deal = np.arange(n + pad).reshape(-1, n_dev).T.reshape(-1)  # position i holds member deal[i]
         model, stim = gather_members(model, in_axes[0], deal), gather_members(stim, in_axes[1], deal)
         y0, members = y0[deal], tuple(a[deal] for a in members)
+        # Commit every per-member array to its devices before the call: an uncommitted input
+        # enters the program replicated and shard_map slices it by partition id, which XLA's
+        # classic CPU runtime cannot execute (it aborted the process on batched networks).
+        model, stim, y0, members = shard_members((model, stim, y0, members), (in_axes[0], in_axes[1], 0, 0), n_dev)
         back = np.argsort(deal)[:n]
         return jax.tree_util.tree_map(lambda x: x[back], program(model, stim, y0, members, shared, in_axes, static,
                                                                  n_dev, classic))  # fmt: skip

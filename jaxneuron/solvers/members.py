@@ -26,7 +26,7 @@ from jax.sharding import Mesh, PartitionSpec
 from .._batching import batch_shape_of, flatten_members
 from ..stimulus import as_stimulus
 
-__all__ = ["prepare_members", "n_devices", "pad_members", "over_devices", "map_member_blocks", "gather_members"]
+__all__ = ["prepare_members", "n_devices", "pad_members", "shard_members", "over_devices", "map_member_blocks", "gather_members"]
 
 
 def prepare_members(model, y0, stimulus, dtype):
@@ -93,6 +93,25 @@ def _member_specs(axes, tree):
         lambda a, leaf: (PartitionSpec("m") if a == 0 else PartitionSpec()) if eqx.is_array(leaf) else None,
         axes, tree, is_leaf=_is_none,
     )  # fmt: skip
+
+
+def shard_members(tree, axes, n_dev):
+    """``tree`` with every per-member leaf (``axes``: ``0`` for a whole subtree, or a pytree of
+    ``0``/``None`` as from :func:`~jaxneuron._batching.flatten_members`) placed on the first
+    ``n_dev`` local devices, split along its member axis as :func:`over_devices` splits it."""
+    from jax.sharding import NamedSharding
+
+    sharding = NamedSharding(Mesh(np.array(jax.local_devices()[:n_dev]), ("m",)), PartitionSpec("m"))
+
+    def put(x, ax):
+        if ax is None:
+            return x
+        if isinstance(ax, int):
+            return jax.tree_util.tree_map(lambda leaf: jax.device_put(leaf, sharding), x)
+        return jax.tree_util.tree_map(lambda a, leaf: jax.device_put(leaf, sharding) if a == 0 else leaf, ax, x,
+                                      is_leaf=_is_none)  # fmt: skip
+
+    return tuple(put(x, ax) for x, ax in zip(tree, axes))
 
 
 def over_devices(fn, model, stim, arrays, in_axes, n_dev, out_axes=0):
