@@ -267,6 +267,7 @@ def test_gradient_of_the_smoothed_cycle_period_matches_finite_differences():
     assert float(grad) == pytest.approx(fd, rel=0.05)  # measured: -4.05 vs -3.96 (h = 0.01), -3.94 (h = 0.001)
 
 
+@pytest.mark.slow
 def test_batched_networks_on_the_classic_runtime_over_devices():
     """Batched cells on 2 devices compiled for XLA's classic CPU runtime: inputs are committed to
     their devices before the call (the runtime aborted the process when shard_map sliced a
