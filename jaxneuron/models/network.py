@@ -245,9 +245,8 @@ class Network(AbstractModel):
     def linear_form(self, y, I_ext):
         parts = [cell.linear_form(self.cell_state(y, c), self._I(n, I_ext)) for c, (n, cell) in enumerate(zip(self.cell_names, self.cells))]
         parts = self._coupled(parts, y)
-        _, s0 = self._offsets()
         syn_A, syn_B = [], []
-        for k, members in enumerate(self._synapse_groups().values()):
+        for members in self._synapse_groups().values():
             syn = self.synapses[members[0]]
             A, B = syn.rates(y[..., self.voltage_states[self.cell_names.index(syn.pre)]])
             syn_A.append(A)

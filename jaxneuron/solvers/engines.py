@@ -27,7 +27,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..models.interface import evaluate_stimulus
 from .choices import ExpEuler
 from .expeuler import NeuronTerm
 from .fixed import fixed_solve, fixed_step_plan
