@@ -32,6 +32,10 @@ from .models import (  # noqa: E402
     PYLORIC_CELLS as PYLORIC_CELLS,
     PYLORIC_EXAMPLES as PYLORIC_EXAMPLES,
     PYLORIC_SYNAPSES as PYLORIC_SYNAPSES,
+    LIF as LIF,
+    AdEx as AdEx,
+    Izhikevich as Izhikevich,
+    IZHIKEVICH_PRESETS as IZHIKEVICH_PRESETS,
 )
 from .simulate import STATUS as STATUS, SaveAt as SaveAt, Solution as Solution, Status as Status  # noqa: E402
 from .simulate import simulate as simulate  # noqa: E402

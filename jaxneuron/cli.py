@@ -13,6 +13,7 @@ from .survey.cli import add_commands as add_sweep_commands
 
 __all__ = ["main"]
 
+from .cli_analysis import _analyze, _analyze_events, _analyze_network
 
 def _parse_set(items, model_cls):
     from .models import parameter_info
@@ -161,7 +162,7 @@ _STIMULI = {
              "sine:AMPLITUDE,FREQUENCY[,PHASE[,OFFSET[,T_ON]]]"),
 }  # fmt: skip
 _RENAMED_STIMULI = {"const": "constant", "pulses": "pulse_train"}
-STIM_HELP = ("stimulus, KIND:VALUES (uA/cm^2, ms, Hz, rad): " + " | ".join(u for _, u in _STIMULI.values())
+STIM_HELP = ("stimulus, KIND:VALUES (currents in the model's unit: uA/cm^2, adex pA; ms, Hz, rad): " + " | ".join(u for _, u in _STIMULI.values())
              + "; e.g. step:5,100,900")  # fmt: skip
 
 
@@ -228,54 +229,6 @@ def _window_samples(duration, transient, save_dt):
     return n_saved - math.ceil(transient / save_dt - 1e-9)
 
 
-def _window(sol, t0, transient):
-    """``(t, V)`` of the saved samples in the window ``[t0 + transient, t_end]``, which it prints."""
-    import numpy as np
-
-    t = np.asarray(sol.t)
-    keep = t - t0 >= transient - 1e-9 * max(1.0, transient)  # as _window_samples, checked before simulating
-    tw, V = t[keep], np.asarray(sol.V)[..., keep]
-    print(f"analysed window: [{tw[0]:g}, {tw[-1]:g}] ms ({tw[-1] - tw[0]:g} ms after a {transient:g} ms transient; "
-          f"--transient to change, --t-end to lengthen)")  # fmt: skip
-    return tw, V
-
-
-def _analyze(sol, t0, transient):
-    """Activity of the saved trace over the window ``[t0 + transient, t_end]``."""
-    from .analysis import activity, format_activity
-
-    print(format_activity(activity(*_window(sol, t0, transient))))
-
-
-def _analyze_network(sol, t0, t_end, transient, cell_names):
-    """Rhythm features (:func:`jaxneuron.rhythm_from_spikes` on the recorded spike times, as
-    :func:`jaxneuron.rhythm_from_solution`) and each cell's activity over ``[t0 + transient, t_end]``."""
-    import numpy as np
-
-    from .analysis import activity, format_activity, rhythm_from_spikes
-
-    tw, V = _window(sol, t0, transient)
-    r = rhythm_from_spikes(sol.spike_times, sol.n_spikes, t0 + transient, t_end)
-    yes = lambda b: "yes" if bool(b) else "no"  # noqa: E731
-    g = lambda x, d=4, unit="": f"{float(x):.{d}g}{unit}" if np.isfinite(float(x)) else "n/a"  # noqa: E731
-    print(f"rhythm: period {g(r.cycle_period, 5, ' ms')}; triphasic: {yes(r.triphasic)}; pyloric-like: "
-          f"{yes(r.pyloric_like)} ({int(r.n_periods)} AB/PD periods, {int(r.n_triphasic)} triphasic)"
-          + ("  [overflow: spike buffer full, window cut short]" if bool(r.overflow) else ""))  # fmt: skip
-    rows = [("", cell_names), ("burst duration (ms)", [g(x, 5) for x in r.burst_durations]),
-            ("duty cycle", [g(x, 3) for x in r.duty_cycles]), ("spikes", [str(int(x)) for x in r.n_spikes]),
-            ("bursts", [str(int(x)) for x in r.n_bursts]),
-            ("start phase", ["0" if r.triphasic else "n/a"] + [g(x, 3) for x in r.start_phases])]  # fmt: skip
-    for label, cols in rows:
-        print(f"  {label:<20}" + "".join(f"{c:>10}" for c in cols))
-    print(f"  phase gaps (end -> next start): AB/PD->LP {g(r.phase_gaps[0], 3)}, LP->PY {g(r.phase_gaps[1], 3)}")
-    if int(r.n_periods) < 2:
-        print("  fewer than 2 AB/PD periods in the window: lengthen --t-end (or shorten --transient) to judge the rhythm")
-    act = activity(tw, V)
-    for i, name in enumerate(cell_names):
-        one = format_activity(type(act)(**{f: np.asarray(getattr(act, f))[i] for f in act.feature_names}))
-        print(f"{name} " + one.replace("\n", "\n" + " " * (len(name) + 1)))
-
-
 def _cmd_simulate(args):
     import math
 
@@ -305,7 +258,7 @@ def _cmd_simulate(args):
         solver = solver_cls(dt=args.dt) if solver_cls is jn.ExpEuler else solver_cls(rtol=args.rtol, atol=args.atol)
         engine = ENGINES[args.engine]()
         save = jn.SaveAt(transient=0.0, save_dt=args.save_dt, states="all" if args.all_states else "V",
-                         spikes=bool(network and args.analyze))  # fmt: skip
+                         spikes=bool(network and args.analyze) or cls.event is not jn.AbstractModel.event)  # fmt: skip
         if network:
             print(f"{cls.__name__}: {_describe_network(model, params)}")
         y0 = _initial_state(model, args, solver) if network else None
@@ -327,6 +280,8 @@ def _cmd_simulate(args):
         print(f"wrote {args.out}")
     if args.analyze and network:
         _analyze_network(sol, args.t0, args.t_end, transient, model.cell_names)
+    elif args.analyze and model.event() is not None:
+        _analyze_events(sol, args.t0, transient)
     elif args.analyze:
         _analyze(sol, args.t0, transient)
     if args.plot:
@@ -350,7 +305,7 @@ def _add_simulate(sub):
                                    "to t_end (ms); the whole run is saved and plotted, --analyze classifies the window "
                                    "[t0 + transient, t_end] (for the network also its rhythm). A network's stimulus "
                                    "goes to every cell.")  # fmt: skip
-    p.add_argument("model", help="model name: hh, prinz2003, liu1998, pyloric2004")
+    p.add_argument("model", help="model name: hh, prinz2003, liu1998, pyloric2004, lif, adex, izhikevich")
     p.add_argument("--set", action="append", metavar="NAME=VALUE",
                    help="set a parameter (repeatable), e.g. g_Na=200; pyloric2004: a cell, AB/PD | LP | PY = a Prinz "
                         "2004 cell name ('LP=LP 3') or 8 comma-separated conductances (mS/cm^2), or a synapse "

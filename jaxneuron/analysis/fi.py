@@ -52,10 +52,16 @@ def _responses(model, currents, *, y0, t0, t_end, transient, solver, save_dt, th
     """Per-current response of one batched solve (numpy arrays)."""
     from ..simulate import SaveAt, simulate  # the package's entry point (imported late: it imports analysis)
 
-    sol = simulate(model, y0=y0, t_end=t_end, t0=t0, stimulus=Constant(jnp.asarray(currents, dtype=float)),
-                   save=SaveAt(save_dt=save_dt), solver=solver)  # fmt: skip
-    st = spike_times(sol.t, sol.V, threshold=threshold, max_spikes=max_spikes)
-    times = np.asarray(st.times)
+    stim = Constant(jnp.asarray(currents, dtype=float))
+    if model.event() is not None:  # integrate-and-fire: the spikes are the engine's events
+        sol = simulate(model, y0=y0, t_end=t_end, t0=t0, stimulus=stim, solver=solver,
+                       save=SaveAt(states=None, spikes=True, max_spikes=max_spikes))  # fmt: skip
+        times, count = np.asarray(sol.spike_times), np.asarray(sol.n_spikes)
+        overflow = count > max_spikes
+    else:
+        sol = simulate(model, y0=y0, t_end=t_end, t0=t0, stimulus=stim, save=SaveAt(save_dt=save_dt), solver=solver)
+        st = spike_times(sol.t, sol.V, threshold=threshold, max_spikes=max_spikes)
+        times, count, overflow = np.asarray(st.times), np.asarray(st.count), np.asarray(st.overflow)
     t_win = t0 + transient
     in_win = times >= t_win  # NaN padding compares False
     n_win = in_win.sum(-1)
@@ -65,11 +71,9 @@ def _responses(model, currents, *, y0, t0, t_end, transient, solver, save_dt, th
         max_isi = isi_win.max(-1) if isi_win.shape[-1] else np.full(n_win.shape, -np.inf)
         first_win = np.where(in_win, times, np.inf).min(-1)
         last_win = np.where(in_win, times, -np.inf).max(-1)
-        overflow = np.asarray(st.overflow)
         trail = np.where(overflow, 0.0, t_end - last_win)
         repetitive = (n_win >= 2) & (trail <= sustain_factor * max_isi)
         rate = np.where(repetitive, 1000.0 * (n_win - 1) / (last_win - first_win), 0.0)
-    count = np.asarray(st.count)
     return dict(
         rate=rate,
         count_rate=1000.0 * n_win / (t_end - t_win),
@@ -94,12 +98,16 @@ def _bracket(currents, hit):
 def fi_curve(model, currents, *, t_end: float = 1000.0, transient: float = 200.0, y0=None, solver=None,
              save_dt: float = 0.05, threshold: float = DEFAULT_THRESHOLD, max_spikes: int | None = None,
              sustain_factor: float = 1.5, refine: int = 0, refine_points: int = 8, t0: float = 0.0) -> FICurve:  # fmt: skip
-    """Firing rate (Hz) of ``model`` versus constant injected current ``currents`` (uA/cm^2).
+    """Firing rate (Hz) of ``model`` versus constant injected current ``currents`` (the model's
+    stimulus unit: uA/cm^2 for conductance-based cells and :class:`~jaxneuron.LIF`, pA for
+    :class:`~jaxneuron.AdEx`).
 
     Every current is applied from ``t0`` (ms) to ``t_end`` starting from ``y0`` (default
     ``model.default_y0()``, e.g. HH rest); one batched :func:`jaxneuron.simulate` call solves all
     currents (``solver``: default that of ``simulate``; saved every ``save_dt`` ms). Spikes are
-    upward crossings of ``threshold`` (mV). The steady rate is measured in
+    upward crossings of ``threshold`` (mV) on the saved trace, or for integrate-and-fire cells
+    (models with an :meth:`~jaxneuron.models.interface.AbstractModel.event`) the engine's events
+    located on the solver's interpolant (``save_dt`` and ``threshold`` are then unused). The steady rate is measured in
     ``[t0 + transient, t_end]`` (see :class:`FICurve` for every field and definition).
 
     ``refine`` > 0 sharpens ``rheobase`` and ``onset``: each round simulates ``refine_points``

@@ -7,9 +7,10 @@ from .stg import PRINZ2003_SETS, PRINZ2004_CELLS, STG_CONDUCTANCES, Liu1998, Pri
 from .synapses import TRANSMITTERS, GapJunction, GradedSynapse
 from .network import Network
 from .pyloric import PYLORIC_CELLS, PYLORIC_EXAMPLES, PYLORIC_SYNAPSES, Pyloric2004
+from .integrate_fire import IZHIKEVICH_PRESETS, AbstractIntegrateFire, AdEx, Izhikevich, LIF
 
 MODELS = {"hh": HodgkinHuxley, "hodgkinhuxley": HodgkinHuxley, "prinz2003": Prinz2003, "liu1998": Liu1998,
-          "pyloric2004": Pyloric2004}
+          "pyloric2004": Pyloric2004, "lif": LIF, "adex": AdEx, "izhikevich": Izhikevich}
 """Models by (case-insensitive) name, for the CLI and sweep files."""
 
 
@@ -46,4 +47,5 @@ __all__ = [
     "AbstractModel", "AbstractNeuron", "Event", "TableKinetics", "HodgkinHuxley", "Prinz2003", "Liu1998", "MODELS", "PRINZ2003_SETS", "PRINZ2004_CELLS",
     "STG_CONDUCTANCES", "get_model_class", "make_model", "model_parameters", "parameter_info", "Network",
     "GradedSynapse", "GapJunction", "TRANSMITTERS", "Pyloric2004", "PYLORIC_CELLS", "PYLORIC_SYNAPSES", "PYLORIC_EXAMPLES",
+    "AbstractIntegrateFire", "LIF", "AdEx", "Izhikevich", "IZHIKEVICH_PRESETS",
 ]  # fmt: skip

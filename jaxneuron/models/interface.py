@@ -60,16 +60,22 @@ def stack_states(values):
 
 
 class Event(NamedTuple):
-    """A discontinuous event: when state ``state`` crosses ``threshold`` upwards, the solve stops
-    at the crossing (located on the step's interpolant), applies ``reset`` and continues.
+    """A discontinuous event (an integrate-and-fire spike): when state ``state`` crosses
+    ``threshold`` upwards, the solve stops at the crossing (located on the step's interpolant by
+    adaptive engines, on the step's line by fixed-step ones), applies ``reset`` and continues.
 
-    ``reset(y) -> y``: the state just after the event from the state at the crossing (one
-    member's state vector). Adaptive engines restart their step size after an event.
+    * ``reset(y) -> y``: the state just after the event from the state at the crossing (one
+      member's state vector). Adaptive engines restart their step size after an event.
+    * ``refractory`` (ms, >= 0): for this long after the event the states ``held`` (indices) are
+      frozen at their reset values (their rows of the linear form are zero); engines land a step
+      exactly on the end of the refractory period. The other states evolve as usual.
     """
 
     state: int
     threshold: float | jnp.ndarray
     reset: Callable
+    refractory: float | jnp.ndarray = 0.0
+    held: tuple[int, ...] = ()
 
 
 class TableKinetics(NamedTuple):
@@ -96,11 +102,15 @@ class AbstractModel(eqx.Module):
       first ``n_border`` are the border.
     * ``n_border``: number of border states (see the module docstring).
     * ``voltage_states``: indices of the membrane potentials (mV), default ``(0,)``.
+    * ``stimulus_unit``: the unit of the injected current, default ``"uA/cm^2"``.
     """
 
     state_names: ClassVar[tuple[str, ...]]
     n_border: ClassVar[int]
     voltage_states: ClassVar[tuple[int, ...]] = (0,)
+    stimulus_unit: ClassVar[str] = "uA/cm^2"
+    """Unit of the injected current (a stimulus's amplitudes): a current density for per-area
+    models; :class:`~jaxneuron.AdEx` takes pA."""
 
     # --- required ----------------------------------------------------------------------------
 

@@ -18,8 +18,10 @@ Per member the queue records, on each accepted step's interpolant:
 * spike times: upward crossings of a threshold by each voltage state after ``t_window``, on the
   cubic Hermite interpolant;
 * events of the model's :meth:`~jaxneuron.models.interface.AbstractModel.event` hook: the step
-  is cut at the located crossing, the reset applied there, and the member continues (its spike
-  is the event time);
+  is cut at the crossing located on the quintic interpolant, the reset applied there, and the
+  member continues (its spike is the event time); during the event's refractory period its
+  held states' rows are zero, and a step lands exactly on the period's end (like a stimulus
+  jump);
 * the final state, the V range over accepted step points in the window, the status
   (:class:`~jaxneuron.solvers.status.Status`) and step counts.
 
@@ -46,7 +48,8 @@ from .steppers import esdirk_step, esdirk_tables, explicit_step, scaled_rms
 __all__ = ["queue_solve", "default_slots", "QUEUE_BLOCK"]
 
 _SAFETY, _FMIN, _FMAX, _FNEWTON = 0.9, 0.2, 10.0, 0.25
-_H_MIN = 1e-10  # ms: a member whose step falls below this has collapsed (Status.STEP_COLLAPSED)
+_H_MIN = 1e-13  # ms: a member whose step falls below this has collapsed (Status.STEP_COLLAPSED); an AdEx
+# upswing to V_peak = 0 mV (NEST's cut-off, 25 Delta_T above V_T) needs steps of ~1e-11 ms
 
 # step-size controller coefficients (Diffrax's PIDController convention): the explicit pair keeps
 # Diffrax's default I controller; the ESDIRK pairs use the PI controller Diffrax's docs suggest
@@ -99,9 +102,10 @@ def quintic_hermite(s, v0, v1, d0, d1, a0, a1):
     s2 = s * s
     s3 = s2 * s
     s4, s5 = s3 * s, s3 * s2
-    return ((1 - 10 * s3 + 15 * s4 - 6 * s5) * v0 + (s - 6 * s3 + 8 * s4 - 3 * s5) * d0
+    # v0 + w (v1 - v0) + ...: a constant stays exactly constant (a held state in a refractory period)
+    return (v0 + (10 * s3 - 15 * s4 + 6 * s5) * (v1 - v0) + (s - 6 * s3 + 8 * s4 - 3 * s5) * d0
             + (0.5 * s2 - 1.5 * s3 + 1.5 * s4 - 0.5 * s5) * a0 + (0.5 * s3 - s4 + 0.5 * s5) * a1
-            + (-4 * s3 + 7 * s4 - 3 * s5) * d1 + (10 * s3 - 15 * s4 + 6 * s5) * v1)  # fmt: skip
+            + (-4 * s3 + 7 * s4 - 3 * s5) * d1)  # fmt: skip
 
 
 def crossing(v0, v1, d0, d1, threshold):
@@ -138,39 +142,52 @@ def _queue(model, stim, y0, jumps, ts, model_axes, stim_axes, cfg):
     n_t = ts.shape[0]
     save_rows = None if states is None else (vrows if states == "V" else np.arange(n_states))
     has_event = model.event() is not None  # a Python-level property of the model class
+    held_rows = np.zeros((n_states, 1), bool)  # states frozen during an event's refractory period
+    held_rows[list(c_["event_held"]), 0] = True
+    has_hold = bool(held_rows.any())
     slot = jnp.arange(S)
 
-    def lf_vmapped(m, s, t, yT):
+    def masked(A, B, hold):
+        """Zero the rows of held states of the slots in their refractory period (``hold``: (S,))."""
+        if hold is None or not has_hold:
+            return A, B
+        frozen = jnp.asarray(held_rows[: A.shape[0]]) & hold[None]
+        return jnp.where(frozen, 0.0, A), jnp.where(frozen, 0.0, B)
+
+    def lf_vmapped(m, s, t, yT, hold=None):
         lf = jax.vmap(lambda mm, y, ss, tt: mm.linear_form(y, evaluate_stimulus(ss, tt)),
                       in_axes=(model_axes, 1, stim_axes, 0), out_axes=1)  # fmt: skip
-        return lf(m, yT, s, t)
+        return masked(*lf(m, yT, s, t), hold)
 
-    def make_rhs(m, s):
+    def make_rhs(m, s, hold=None):
         def rhs(t, yT):
-            A, B = lf_vmapped(m, s, t, yT)
+            A, B = lf_vmapped(m, s, t, yT, hold)
             return A - B * yT
 
-        return rhs, (lambda t, yT: lf_vmapped(m, s, t, yT))
+        return rhs, (lambda t, yT: lf_vmapped(m, s, t, yT, hold))
 
-    def border_rhs(m, s, t, yT):
+    def border_rhs(m, s, t, yT, hold=None):
         """The border rows of ``rhs`` from the model's :meth:`border_rows` (no gate kinetics)."""
         rows = jax.vmap(lambda mm, y, i: mm.border_rows(y, i), in_axes=(model_axes, 1, 0), out_axes=1)
-        A, B = rows(m, yT, jax.vmap(evaluate_stimulus, in_axes=(stim_axes, 0))(s, t))
+        A, B = masked(*rows(m, yT, jax.vmap(evaluate_stimulus, in_axes=(stim_axes, 0))(s, t)), hold)
         return A - B * yT[: A.shape[0]]
 
     tables = esdirk_tables(tableau) if implicit else None
 
-    def step(m, s, t, yT, f0, h, active):
-        rhs, lf = make_rhs(m, s)
+    def step(m, s, t, yT, f0, h, active, hold):
+        rhs, lf = make_rhs(m, s, hold)
         if implicit:
             return esdirk_step(rhs, lf, tables, t, yT, f0, h, n_border=c_["n_border"], rtol=rtol, atol=atol,
                                newton_tol=c_["newton_tol"], max_newton=c_["max_newton"], active=active,
-                               border_rhs=lambda tt, yy: border_rhs(m, s, tt, yy))  # fmt: skip
+                               border_rhs=lambda tt, yy: border_rhs(m, s, tt, yy, hold))  # fmt: skip
         return explicit_step(rhs, tableau, t, yT, f0, h)
 
     def event_parts(m):
-        thr = jax.vmap(lambda mm: jnp.asarray(mm.event().threshold, dtype), in_axes=(model_axes,))(m)
-        return jnp.broadcast_to(thr, (S,))
+        """Per slot: the event threshold and refractory period (ms)."""
+        ev = jax.vmap(lambda mm: (jnp.asarray(mm.event().threshold, dtype), jnp.asarray(mm.event().refractory, dtype)),
+                      in_axes=(model_axes,))  # fmt: skip
+        thr, ref = ev(m)
+        return jnp.broadcast_to(thr, (S,)), jnp.broadcast_to(ref, (S,))
 
     def event_reset(m, yT):
         return jax.vmap(lambda mm, y: mm.event().reset(y), in_axes=(model_axes, 1), out_axes=1)(m, yT)
@@ -194,19 +211,20 @@ def _queue(model, stim, y0, jumps, ts, model_axes, stim_axes, cfg):
         steps=jnp.zeros((S,), jnp.int32), acc=jnp.zeros((S,), jnp.int32), k=jnp.zeros((S,), jnp.int32),
         count=jnp.zeros((nv, S), jnp.int32), vmin=jnp.full((nv, S), far), vmax=jnp.full((nv, S), -far),
         ep=jnp.ones((S,), dtype), active=jnp.ones((S,), bool), next=jnp.asarray(S, jnp.int32), out=out,
+        r_end=jnp.full((S,), -far),  # end of each slot's refractory period (ms)
     )  # fmt: skip
 
-    def second(m, s_, tt, y, f):
+    def second(m, s_, tt, y, f, hold=None):
         """``y'' = f_t + f_y f`` (state-major), by one forward-mode product of the vector field."""
-        rhs = make_rhs(m, s_)[0]
+        rhs = make_rhs(m, s_, hold)[0]
         return jax.jvp(rhs, (tt, y), (jnp.ones_like(tt), f))[1]
 
-    def locate_event(m, s_, t, h, yT, y1, f0, f1, thr):
+    def locate_event(m, s_, t, h, yT, y1, f0, f1, thr, hold):
         """Fraction ``s`` of the step where the event state crosses ``thr`` on the quintic
         interpolant (secant start, then bracketed Newton), and the interpolated state there."""
         e = c_["event_state"]
         h2 = h * h
-        d0, d1, a0, a1 = h * f0, h * f1, h2 * second(m, s_, t, yT, f0), h2 * second(m, s_, t + h, y1, f1)
+        d0, d1, a0, a1 = h * f0, h * f1, h2 * second(m, s_, t, yT, f0, hold), h2 * second(m, s_, t + h, y1, f1, hold)
         p = lambda s: quintic_hermite(s, yT[e], y1[e], d0[e], d1[e], a0[e], a1[e]) - thr  # noqa: E731
         lo, hi = jnp.zeros_like(t), jnp.ones_like(t)
         sv = jnp.clip((thr - yT[e]) / jnp.where(y1[e] != yT[e], y1[e] - yT[e], 1.0), 0.0, 1.0)
@@ -217,7 +235,7 @@ def _queue(model, stim, y0, jumps, ts, model_axes, stim_axes, cfg):
             sv = jnp.where((newton > lo) & (newton < hi) & (slope > 0), newton, 0.5 * (lo + hi))
         return sv, quintic_hermite(sv, yT, y1, d0, d1, a0, a1)
 
-    def write_saves(o, k, accept, m, s_, member, t, h_int, t_stop, yT, y1, f0, f1):
+    def write_saves(o, k, accept, m, s_, member, t, h_int, t_stop, yT, y1, f0, f1, hold):
         """Saved values at the (at most :data:`SAVES_PER_STEP`) save times in ``[t, t_stop]`` of
         the accepted steps, from the quintic Hermite interpolant on ``[t, t + h_int]``, written
         by one scatter; returns the outputs and the next save index."""
@@ -230,7 +248,7 @@ def _queue(model, stim, y0, jumps, ts, model_axes, stim_axes, cfg):
 
         def values():  # the interpolant at the K candidate times, only when a slot has a save due
             h2 = h_int * h_int
-            a0, a1 = h2 * second(m, s_, t, yT, f0)[rows], h2 * second(m, s_, t + h_int, y1, f1)[rows]
+            a0, a1 = h2 * second(m, s_, t, yT, f0, hold)[rows], h2 * second(m, s_, t + h_int, y1, f1, hold)[rows]
             v0, v1, d0, d1 = yT[rows], y1[rows], h_int * f0[rows], h_int * f1[rows]
             sv = jnp.clip((ts[kc] - t[None]) / jnp.where(h_int > 0, h_int, 1.0)[None], 0.0, 1.0)  # (K, S)
             return quintic_hermite(sv[:, None], v0[None], v1[None], d0[None], d1[None], a0[None], a1[None])
@@ -247,6 +265,10 @@ def _queue(model, stim, y0, jumps, ts, model_axes, stim_axes, cfg):
         # land exactly on t_end and on stimulus jumps; evaluate the step's stages just before a jump
         eps = 1e-12 * (1.0 + jnp.abs(t))
         nxt = jnp.min(jnp.where(c["j"] > (t + eps)[:, None], c["j"], far), axis=1)
+        # a refractory period ends like a stimulus jump: the step lands on it, its stages held
+        hold = (c["r_end"] > t + eps) if has_hold else None
+        if has_hold:
+            nxt = jnp.minimum(nxt, jnp.where(hold, c["r_end"], far))
         stop = jnp.minimum(nxt, t_end)
         h = jnp.minimum(h, stop - t)
         if save_rows is not None:  # at most SAVES_PER_STEP save times inside one step
@@ -255,7 +277,7 @@ def _queue(model, stim, y0, jumps, ts, model_axes, stim_axes, cfg):
         lands = h >= (stop - t) - eps
         at_jump = lands & (stop < t_end)
         h_eval = jnp.where(at_jump, h - 2 * eps, h)
-        y1, err, f1, conv, iters = step(c["m"], c["s"], t, yT, c["f"], h_eval, active)
+        y1, err, f1, conv, iters = step(c["m"], c["s"], t, yT, c["f"], h_eval, active, hold)
         en = scaled_rms(err, yT, y1, rtol, atol)
         finite = jnp.isfinite(en) & jnp.all(jnp.isfinite(y1), axis=0)
         accept = active & conv & finite & (en <= 1.0)
@@ -274,17 +296,18 @@ def _queue(model, stim, y0, jumps, ts, model_axes, stim_axes, cfg):
         if has_event:
             # an event cuts the step at its crossing, located on the quintic interpolant
             e = c_["event_state"]
-            thr_e = event_parts(c["m"])
+            thr_e, ref_e = event_parts(c["m"])
             fired = accept & (yT[e] < thr_e) & (y1[e] >= thr_e)
-            s_e, y_e = jax.lax.cond(jnp.any(fired), lambda: locate_event(c["m"], c["s"], t, h_eval, yT, y1, c["f"], f1, thr_e),
+            s_e, y_e = jax.lax.cond(jnp.any(fired), lambda: locate_event(c["m"], c["s"], t, h_eval, yT, y1, c["f"], f1, thr_e, hold),
                                     lambda: (jnp.zeros((S,), dtype), yT))  # fmt: skip
             t_e = t + h_eval * s_e
             t_stop = jnp.where(fired, t_e, t_new)
+            v1 = jnp.where(fired[None], y_e[vrows], v1)  # the step ends at the event (V range, spikes)
         else:
             fired = jnp.zeros((S,), bool)
             t_stop = t_new
         if save_rows is not None:
-            o, k = write_saves(o, c["k"], accept, c["m"], c["s"], member, t, h_eval, t_stop, yT, y1, c["f"], f1)
+            o, k = write_saves(o, c["k"], accept, c["m"], c["s"], member, t, h_eval, t_stop, yT, y1, c["f"], f1, hold)
         else:
             k = c["k"]
         if spikes:
@@ -301,9 +324,11 @@ def _queue(model, stim, y0, jumps, ts, model_axes, stim_axes, cfg):
             in_win = accept & (t_new >= t_window)
             vmin = jnp.where(in_win[None], jnp.minimum(vmin, v1), vmin)
             vmax = jnp.where(in_win[None], jnp.maximum(vmax, v1), vmax)
+        r_end = c["r_end"]
         if has_event:
             y_new = jnp.where(fired[None], event_reset(c["m"], y_e), y_new)
             t_new = jnp.where(fired, t_e, t_new)
+            r_end = jnp.where(fired, t_e + ref_e, r_end)
         steps = c["steps"] + active.astype(jnp.int32)
         acc = c["acc"] + accept.astype(jnp.int32)
         h_new = h * factor
@@ -332,9 +357,11 @@ def _queue(model, stim, y0, jumps, ts, model_axes, stim_axes, cfg):
         t_new = jnp.where(load, t0, t_new)
         # the FSAL value is stale after a reload, a stimulus jump or an event's reset
         refresh = load | (accept & at_jump) | fired
+        r_end = jnp.where(load, -far, r_end)
+        hold_next = (r_end > t_new + 1e-12 * (1.0 + jnp.abs(t_new))) if has_hold else None
         f_new = jax.lax.cond(
             jnp.any(refresh),
-            lambda t, y, f: jnp.where(refresh[None], make_rhs(m, s)[0](t, y), f),
+            lambda t, y, f: jnp.where(refresh[None], make_rhs(m, s, hold_next)[0](t, y), f),
             lambda t, y, f: f, t_new, y_new, f_new,
         )  # fmt: skip
         z = lambda x, v: jnp.where(load, v, x)  # noqa: E731
@@ -346,6 +373,7 @@ def _queue(model, stim, y0, jumps, ts, model_axes, stim_axes, cfg):
             # hold the next one back by more than 1e-4 ** (pcoeff / order)
             ep=z(jnp.where(accept, jnp.maximum(en_safe, 1e-4), c["ep"]), 1.0),
             active=(active & ~done) | load, next=c["next"] + jnp.sum(done.astype(jnp.int32)).astype(jnp.int32), out=o,
+            r_end=r_end,
         )  # fmt: skip
 
     final = jax.lax.while_loop(lambda c: jnp.any(c["active"]), body, carry)

@@ -118,11 +118,20 @@ def _masked(x, bad):
     return x
 
 
-def _features(program: ChunkProgram, act, status):
-    """The program's features of each member; a failed member's floats are NaN and its label -1."""
+def _features(program: ChunkProgram, act, status, times=None, count=None):
+    """The program's features of each member; a failed member's floats are NaN and its label
+    (and firing pattern) -1. ``times``, ``count``: the spike buffers, for firing patterns."""
+    from ..analysis.patterns import PATTERN_FEATURES, patterns_of
+
     bad = status.reshape(-1) != 0
-    features = {n: _masked(getattr(act, n).reshape(-1), bad) for n in program.feature_names}
+    sources = {n: act for n in program.feature_names if n not in PATTERN_FEATURES}
+    if any(n in PATTERN_FEATURES for n in program.feature_names):
+        fp = patterns_of(times, count, program.t0 + program.transient, program.t_end)
+        sources.update({n: fp for n in PATTERN_FEATURES})
+    features = {n: _masked(getattr(sources[n], n).reshape(-1), bad) for n in program.feature_names}
     features["label"] = jnp.where(bad, -1, features["label"])
+    if "pattern" in features:
+        features["pattern"] = jnp.where(bad, -1, features["pattern"])
     return features
 
 
@@ -170,12 +179,14 @@ def _window(program: ChunkProgram):
 
 def _run_chunk_diffrax(program: ChunkProgram, params: dict, trace_rows: jax.Array):
     """``engine = "diffrax"``: every member's window (vmapped Diffrax), features by :func:`jaxneuron.activity`."""
-    from .. import DiffraxEngine, activity
+    from .. import DiffraxEngine, activity, spike_times
 
     sol = _simulate(program, params, _window(program), DiffraxEngine())
     V = sol.V.reshape(-1, sol.t.shape[0])
-    act = activity(sol.t, V, **dict(program.feature_options))
-    features = _features(program, act, sol.status)
+    opts = dict(program.feature_options)
+    act = activity(sol.t, V, **opts)
+    st = spike_times(sol.t, V, **{k: opts[k] for k in ("threshold", "max_spikes") if k in opts})
+    features = _features(program, act, sol.status, st.times, st.count)
     traces = V[trace_rows, :: program.trace_stride].astype(jnp.float32)
     return features, sol.status.reshape(-1), sol.num_steps.reshape(-1), traces
 
@@ -191,7 +202,8 @@ def _run_chunk_queue(program: ChunkProgram, params: dict, trace_rows: jax.Array)
     spike_opts = {k: opts[k] for k in ("threshold", "max_spikes") if k in opts}
     sol = _simulate(program, params, SaveAt(transient=program.transient, states=None, spikes=True, **spike_opts), QueueEngine())
     act = activity_from_spikes(sol, **{k: v for k, v in opts.items() if k in CLASSIFY_DEFAULTS})
-    features = _features(program, act, sol.status)
+    times = sol.spike_times.reshape(-1, sol.spike_times.shape[-1])
+    features = _features(program, act, sol.status, times, sol.n_spikes.reshape(-1))
     kept = {n: jnp.asarray(v)[trace_rows] for n, v in params.items()}
     # the kept rows saved every traces.save_dt directly (the window's samples at that stride)
     every = SaveAt(transient=program.transient, save_dt=program.save_dt * program.trace_stride)

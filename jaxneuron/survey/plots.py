@@ -377,7 +377,11 @@ def plot_database(db, path, *, kind="summary", x=None, y=None, features=None):
         if kind not in draw:
             raise ValueError(f"plot kind {kind!r} is not available for a network sweep; valid: {', '.join(draw)}")
         return draw[kind]()
-    if kind == "summary":
+    if kind == "summary" and "pattern" in ds:  # firing-pattern sweeps (e.g. sweeps/adex_fi.toml)
+        from .plots_patterns import plot_pattern_summary
+
+        plot_pattern_summary(ds, path, x=x, y=y)
+    elif kind == "summary":
         plot_summary(ds, path, x=x, y=y)
     elif kind == "classmap":
         plot_class_fractions(ds, path, x=x, y=y)

@@ -179,12 +179,18 @@ def parse_features(table, *, network: bool = False) -> tuple[tuple[str, ...], tu
     from ..analysis import Activity, activity
 
     check_keys(table, _NETWORK_FEATURES if network else _FEATURES, "[features]")
+    from ..analysis.patterns import PATTERN_FEATURES
+
     valid = tuple(Activity.feature_names)
+    default = list(valid)
     if network:
         from .network import RHYTHM_FEATURES
 
         valid = valid + tuple(RHYTHM_FEATURES)
-    names = table.get("names", list(valid))
+        default = list(valid)
+    else:  # firing patterns of a step response: on request (not in the default set)
+        valid = valid + PATTERN_FEATURES
+    names = table.get("names", default)
     if not isinstance(names, list) or not names:
         fail("features.names", f"expected a non-empty list of feature names; valid: {', '.join(valid)}")
     unknown = [n for n in names if n not in valid]

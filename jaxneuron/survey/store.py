@@ -92,7 +92,15 @@ def _feature_attrs(name, network=False):
 
     if network and (name in RHYTHM_FEATURES or name == "rhythm_class"):
         return feature_attrs(name)
+    from ..analysis.patterns import FIRING_PATTERNS
+
     attrs = {"long_name": name.replace("_", " ") + (" (of each cell)" if network else "")}
+    if name == "pattern":
+        attrs.update(long_name="firing pattern of the step response (jaxneuron.analysis.patterns)",
+                     flag_values=[-1] + list(range(len(FIRING_PATTERNS))),
+                     flag_meanings=" ".join(("not_computed_or_failed",) + FIRING_PATTERNS))  # fmt: skip
+    if name == "adaptation":
+        attrs["long_name"] = "last ISI / first ISI of the window"
     if name in Activity.units:
         attrs["units"] = Activity.units[name]
     if name == "label":
@@ -115,7 +123,10 @@ def _param_attrs(spec: SweepSpec, name: str) -> dict:
         from .spec import stimulus_classes
 
         field = {f.name: f for f in dataclasses.fields(stimulus_classes()[spec.protocol.stimulus_kind])}[name.split(".", 1)[1]]
-        attrs.update(units=field.metadata.get("unit", ""), long_name=f"stimulus {field.metadata.get('doc', name)}")
+        unit = field.metadata.get("unit", "")
+        if unit == "uA/cm^2":  # a current: in the model's stimulus unit (pA for AdEx)
+            unit = spec.model_class.stimulus_unit
+        attrs.update(units=unit, long_name=f"stimulus {field.metadata.get('doc', name)}")
     else:
         info = parameter_info(spec.model_class)[name]
         attrs.update(units=info["unit"], long_name=info["doc"])
