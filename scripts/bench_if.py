@@ -40,9 +40,10 @@ BRIAN = r"""
 import json, sys, tempfile, time
 import numpy as np
 import brian2 as b2
-job = json.loads(sys.argv[1])
+job = json.load(open(sys.argv[1]))
 P, I, t_end, dt, cores = job["P"], np.asarray(job["I"]), job["t_end"], job["dt"], job["cores"]
-b2.set_device("cpp_standalone", directory=tempfile.mkdtemp(prefix="bench_if_brian2_"), build_on_run=False)
+workdir = tempfile.mkdtemp(prefix="bench_if_brian2_")
+b2.set_device("cpp_standalone", directory=workdir, build_on_run=False)
 b2.prefs.devices.cpp_standalone.openmp_threads = cores
 b2.defaultclock.dt = dt * b2.ms
 eqs = '''dv/dt = (-g_L*(v - E_L) + g_L*Delta_T*exp((v - V_T)/Delta_T) - w + I)/C : volt
@@ -55,8 +56,8 @@ G.v = P["E_L"] * b2.mV
 G.I = I * b2.pA
 mon = b2.SpikeMonitor(G)
 b2.run(t_end * b2.ms)
-t = time.perf_counter(); b2.device.build(compile=True, run=False); compile_s = time.perf_counter() - t
-t = time.perf_counter(); b2.device.run(with_output=False); wall = time.perf_counter() - t
+t = time.perf_counter(); b2.device.build(directory=workdir, compile=True, run=False); compile_s = time.perf_counter() - t
+t = time.perf_counter(); b2.device.run(directory=workdir, with_output=False); wall = time.perf_counter() - t
 trains = mon.spike_trains()
 print(json.dumps(dict(wall=wall, compile=compile_s, version=b2.__version__,
                       counts=[len(trains[i]) for i in range(len(I))], first=[float(trains[i][0] / b2.ms) if len(trains[i]) else None for i in range(len(I))])))
@@ -138,8 +139,9 @@ def main():
 
     if a.brian2_python:
         for dt in (0.01, 0.05):
-            job = json.dumps(dict(P=P, I=currents.tolist(), t_end=a.t_end, dt=dt, cores=cores))
-            res = subprocess.run([a.brian2_python, "-c", BRIAN, job], capture_output=True, text=True)
+            with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+                json.dump(dict(P=P, I=currents.tolist(), t_end=a.t_end, dt=dt, cores=cores), f)
+            res = subprocess.run([a.brian2_python, "-c", BRIAN, f.name], capture_output=True, text=True)
             if res.returncode != 0:
                 rows.append((f"Brian2 (failed: {res.stderr.strip().splitlines()[-1]})", math.nan, math.nan, "-", math.nan))
                 continue
