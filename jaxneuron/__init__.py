@@ -28,6 +28,7 @@ from .models import (  # noqa: E402
     Network as Network,
     GradedSynapse as GradedSynapse,
     GapJunction as GapJunction,
+    ExponentialSynapse as ExponentialSynapse,
     Pyloric2004 as Pyloric2004,
     PYLORIC_CELLS as PYLORIC_CELLS,
     PYLORIC_EXAMPLES as PYLORIC_EXAMPLES,

@@ -280,7 +280,7 @@ def _cmd_simulate(args):
         print(f"wrote {args.out}")
     if args.analyze and network:
         _analyze_network(sol, args.t0, args.t_end, transient, model.cell_names)
-    elif args.analyze and model.event() is not None:
+    elif args.analyze and model.events():
         _analyze_events(sol, args.t0, transient)
     elif args.analyze:
         _analyze(sol, args.t0, transient)

@@ -77,3 +77,38 @@ def izhikevich_spikes(a, b, c, d, I, t_end, t_on=0.0, v0=-65.0, v_peak=30.0):
         after = event_loop(lambda t, y: rhs(t + t_on, y), y_on, t_end - t_on, v_peak, lambda y: np.array([c, y[1] + d]))
         return after + t_on
     return event_loop(rhs, [v0, b * v0], t_end, v_peak, lambda y: np.array([c, y[1] + d]))
+
+
+def network_event_loop(rhs, y0, t_end, events, *, rtol=1e-10, atol=1e-10):
+    """Spike times per event of a system with several threshold events (a network of
+    integrate-and-fire cells): ``events`` is a list of ``(state, threshold, reset, t_ref, held)``;
+    after event ``e`` its ``held`` states are frozen for ``t_ref`` ms. The solve stops at the
+    earliest crossing of any event (terminal events) and at each refractory end, and restarts."""
+    t, y = 0.0, np.asarray(y0, float)
+    r_end = [-np.inf] * len(events)
+    spikes = [[] for _ in events]
+    while t < t_end:
+        frozen = sorted({i for e, ev in enumerate(events) if r_end[e] > t for i in ev[4]})
+        t_stop = min([t_end] + [r for r in r_end if r > t])
+
+        def fun(tt, yy, frozen=frozen):
+            d = np.asarray(rhs(tt, yy), float)
+            d[frozen] = 0.0
+            return d
+
+        def make(e):
+            state, thr = events[e][0], events[e][1]
+            f = lambda tt, yy: yy[state] - thr  # noqa: E731
+            f.terminal, f.direction = True, 1
+            return f
+
+        sol = solve_ivp(fun, (t, t_stop), y, method="DOP853", rtol=rtol, atol=atol, events=[make(e) for e in range(len(events))])
+        if sol.status == 1:
+            e = min((float(te[0]), e) for e, te in enumerate(sol.t_events) if len(te))[1]
+            t = float(sol.t_events[e][0])
+            y = events[e][2](np.array(sol.y_events[e][0]))
+            spikes[e].append(t)
+            r_end[e] = t + events[e][3]
+        else:
+            t, y = t_stop, sol.y[:, -1]
+    return [np.asarray(s) for s in spikes]

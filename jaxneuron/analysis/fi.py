@@ -53,7 +53,7 @@ def _responses(model, currents, *, y0, t0, t_end, transient, solver, save_dt, th
     from ..simulate import SaveAt, simulate  # the package's entry point (imported late: it imports analysis)
 
     stim = Constant(jnp.asarray(currents, dtype=float))
-    if model.event() is not None:  # integrate-and-fire: the spikes are the engine's events
+    if model.events():  # integrate-and-fire: the spikes are the engine's events
         sol = simulate(model, y0=y0, t_end=t_end, t0=t0, stimulus=stim, solver=solver,
                        save=SaveAt(states=None, spikes=True, max_spikes=max_spikes))  # fmt: skip
         times, count = np.asarray(sol.spike_times), np.asarray(sol.n_spikes)

@@ -4,7 +4,7 @@ from .base import AbstractNeuron, parameter_info
 from .interface import AbstractModel, Event, TableKinetics
 from .hh import HodgkinHuxley
 from .stg import PRINZ2003_SETS, PRINZ2004_CELLS, STG_CONDUCTANCES, Liu1998, Prinz2003
-from .synapses import TRANSMITTERS, GapJunction, GradedSynapse
+from .synapses import TRANSMITTERS, ExponentialSynapse, GapJunction, GradedSynapse
 from .network import Network
 from .pyloric import PYLORIC_CELLS, PYLORIC_EXAMPLES, PYLORIC_SYNAPSES, Pyloric2004
 from .integrate_fire import IZHIKEVICH_PRESETS, AbstractIntegrateFire, AdEx, Izhikevich, LIF
@@ -46,6 +46,6 @@ def make_model(name: str, **params):
 __all__ = [
     "AbstractModel", "AbstractNeuron", "Event", "TableKinetics", "HodgkinHuxley", "Prinz2003", "Liu1998", "MODELS", "PRINZ2003_SETS", "PRINZ2004_CELLS",
     "STG_CONDUCTANCES", "get_model_class", "make_model", "model_parameters", "parameter_info", "Network",
-    "GradedSynapse", "GapJunction", "TRANSMITTERS", "Pyloric2004", "PYLORIC_CELLS", "PYLORIC_SYNAPSES", "PYLORIC_EXAMPLES",
+    "GradedSynapse", "GapJunction", "ExponentialSynapse", "TRANSMITTERS", "Pyloric2004", "PYLORIC_CELLS", "PYLORIC_SYNAPSES", "PYLORIC_EXAMPLES",
     "AbstractIntegrateFire", "LIF", "AdEx", "Izhikevich", "IZHIKEVICH_PRESETS",
 ]  # fmt: skip

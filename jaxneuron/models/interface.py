@@ -148,6 +148,12 @@ class AbstractModel(eqx.Module):
         """A threshold-and-reset :class:`Event`, or ``None`` (default: a smooth model)."""
         return None
 
+    def events(self) -> tuple[Event, ...]:
+        """Every event of the model (engines use this): default ``(event(),)`` or ``()``. A
+        network of integrate-and-fire cells has one per cell (its ``state`` indices differ)."""
+        ev = self.event()
+        return () if ev is None else (ev,)
+
     def currents(self, y) -> dict:
         """Named ionic current densities (uA/cm^2, outward positive) at state ``y``; default none."""
         return {}

@@ -1,4 +1,4 @@
-"""``Network``: single-compartment cells coupled by graded synapses and gap junctions, as one model.
+"""``Network``: single-compartment cells coupled by synapses and gap junctions, as one model.
 
 A network implements the same declared interface as a cell
 (:class:`~jaxneuron.models.interface.AbstractModel`), so every engine, ``vmap``, sweeps and
@@ -9,8 +9,15 @@ strengths and constants) are array leaves.
 ``Ca`` for an STG cell, ``V`` for Hodgkin-Huxley), then each cell's other states (gates) in cell
 order, then one activation ``s`` per (presynaptic cell, transmitter) pair: synapses with the same
 presynaptic cell and transmitter share one state, since ``s`` depends only on ``V_pre`` (4 states
-for the pyloric circuit, 3 x 13 + 4 = 43 in all; spec 3.2). State names are ``"<cell>.<state>"``
-(``"LP.Ca"``) and ``"<cell>.s_<transmitter>"`` (``"AB/PD.s_glutamate"``).
+for the pyloric circuit, 3 x 13 + 4 = 43 in all; spec 3.2), then one state per spike-driven
+:class:`~jaxneuron.ExponentialSynapse`. State names are ``"<cell>.<state>"`` (``"LP.Ca"``),
+``"<cell>.s_<transmitter>"`` (``"AB/PD.s_glutamate"``) and ``"<pre>-><post>.s"``.
+
+**Integrate-and-fire cells.** Each cell with an event (LIF, AdEx, Izhikevich) gives the network
+one event (:meth:`Network.events`): its threshold on that cell's V, its reset applied to that
+cell's states plus ``s += 1`` on every exponential synapse it drives, and its refractory period.
+The engines stop a member at the earliest crossing of any cell, so every spike is located and
+delivered exactly.
 
 **Jacobian.** A gate's row depends on itself and its own cell's border; a synaptic state's row
 on itself and its presynaptic V (a border column); synaptic and gap-junction currents enter only
@@ -29,9 +36,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._batching import batch_shape_of, flatten_members, is_concrete
-from .base import AbstractNeuron, parameter_info
+from .base import parameter_info
 from .interface import AbstractModel, stack_states
-from .synapses import GapJunction, GradedSynapse, per_area
+from .interface import Event
+from .synapses import ExponentialSynapse, GapJunction, GradedSynapse, per_area
 
 __all__ = ["Network"]
 
@@ -54,9 +62,12 @@ class Network(AbstractModel):
 
     Args:
         cells: ``{name: cell}`` (or a sequence of ``(name, cell)``) of single-compartment cells
-            (:class:`~jaxneuron.AbstractNeuron`: any jaxneuron cell, kinds may be mixed), each
-            with a membrane ``area`` (cm^2) and capacitance ``C`` (uF/cm^2).
-        synapses: :class:`~jaxneuron.GradedSynapse` objects naming their ``pre`` and ``post`` cells.
+            (any jaxneuron cell, kinds may be mixed, integrate-and-fire cells included). A cell
+            receiving graded synapses or gap junctions needs a membrane ``area`` (cm^2) and
+            capacitance ``C`` (uF/cm^2), as the conductance-based cells have.
+        synapses: :class:`~jaxneuron.GradedSynapse` and :class:`~jaxneuron.ExponentialSynapse`
+            objects naming their ``pre`` and ``post`` cells (an exponential synapse's ``pre`` must
+            be an integrate-and-fire cell).
         gap_junctions: :class:`~jaxneuron.GapJunction` objects naming cells ``a`` and ``b``.
         stimulated: names of the cells the stimulus is injected into (default: all).
 
@@ -84,21 +95,28 @@ class Network(AbstractModel):
         if len(set(names)) != len(names):
             raise ValueError(f"Network cell names must be distinct, got {names}")
         for name, cell in zip(names, self.cells):
-            if not isinstance(cell, AbstractNeuron):
-                raise TypeError(f"Network cell {name!r} must be a jaxneuron cell (AbstractNeuron), got {type(cell).__name__}")
-            missing = {"C", "area"} - set(parameter_info(type(cell)))
-            if missing:
-                raise TypeError(f"Network cell {name!r} ({type(cell).__name__}) has no {sorted(missing)} parameter")
+            if not isinstance(cell, AbstractModel) or isinstance(cell, Network):
+                raise TypeError(f"Network cell {name!r} must be a jaxneuron cell, got {type(cell).__name__}")
             if len(cell.voltage_states) != 1 or cell.voltage_states[0] >= cell.n_border:
                 raise ValueError(f"Network cell {name!r} must have one membrane potential among its border states")
-            if cell.event() is not None:
-                raise NotImplementedError(f"Network cell {name!r} has threshold-and-reset events; networks of such cells are not supported yet")
+        per_area_cells = {s.post for s in self.synapses if isinstance(s, GradedSynapse)}
+        per_area_cells |= {c for g in self.gap_junctions for c in (g.a, g.b)}
         for syn in self.synapses:
-            if not isinstance(syn, GradedSynapse):
-                raise TypeError(f"Network synapses must be jaxneuron.GradedSynapse, got {type(syn).__name__}")
+            if not isinstance(syn, (GradedSynapse, ExponentialSynapse)):
+                raise TypeError(f"Network synapses must be jaxneuron.GradedSynapse or ExponentialSynapse, got {type(syn).__name__}")
             for end in ("pre", "post"):
                 if getattr(syn, end) not in names:
                     raise ValueError(f"synapse {syn.pre!r} -> {syn.post!r}: {end} cell {getattr(syn, end)!r} is not in the network; cells: {names}")
+            if isinstance(syn, ExponentialSynapse) and not self.cells[names.index(syn.pre)].events():
+                raise ValueError(f"ExponentialSynapse {syn.pre!r} -> {syn.post!r}: its presynaptic cell "
+                                 f"({type(self.cells[names.index(syn.pre)]).__name__}) has no spike events; use an "
+                                 "integrate-and-fire cell (LIF, AdEx, Izhikevich) or a GradedSynapse")  # fmt: skip
+        for name in sorted(per_area_cells & set(names)):
+            cell = self.cells[names.index(name)]
+            missing = {"C", "area"} - set(parameter_info(type(cell)))
+            if missing:
+                raise TypeError(f"Network cell {name!r} ({type(cell).__name__}) receives graded synapses or gap junctions "
+                                f"(total conductances in nS) but has no {sorted(missing)} parameter")  # fmt: skip
         for gj in self.gap_junctions:
             if not isinstance(gj, GapJunction):
                 raise TypeError(f"Network gap_junctions must be jaxneuron.GapJunction, got {type(gj).__name__}")
@@ -113,7 +131,7 @@ class Network(AbstractModel):
             batch_shape_of(self)
         except ValueError:
             shapes = {f"cell {n}": c.batch_shape for n, c in zip(names, self.cells)}
-            shapes.update({f"synapse {s.pre}->{s.post} ({s.transmitter})": batch_shape_of(s) for s in self.synapses})
+            shapes.update({f"synapse {s.pre}->{s.post} ({type(s).__name__})": batch_shape_of(s) for s in self.synapses})
             shapes.update({f"gap junction {g.a}-{g.b}": batch_shape_of(g) for g in self.gap_junctions})
             raise ValueError(f"Network parameter batch shapes do not broadcast: {shapes}") from None
 
@@ -136,8 +154,14 @@ class Network(AbstractModel):
         """``{(pre, transmitter): [synapse indices]}`` in order of first appearance."""
         groups: dict = {}
         for i, s in enumerate(self.synapses):
-            groups.setdefault((s.pre, s.transmitter), []).append(i)
+            if isinstance(s, GradedSynapse):
+                groups.setdefault((s.pre, s.transmitter), []).append(i)
         return groups
+
+    def _spike_synapses(self) -> list[int]:
+        """Indices of the spike-driven (exponential) synapses, in order: one state each, after
+        the graded synapses' states."""
+        return [i for i, s in enumerate(self.synapses) if isinstance(s, ExponentialSynapse)]
 
     def _offsets(self):
         """Per cell ``(border start, inner start)`` in the network state, and the first synaptic state."""
@@ -158,7 +182,8 @@ class Network(AbstractModel):
         border = [f"{n}.{s}" for n, c in zip(self.cell_names, self.cells) for s in c.state_names[: c.n_border]]
         inner = [f"{n}.{s}" for n, c in zip(self.cell_names, self.cells) for s in c.state_names[c.n_border :]]
         syn = [f"{pre}.s_{tr}" for pre, tr in self._synapse_groups()]
-        return tuple(border + inner + syn)
+        spike = [f"{self.synapses[i].pre}->{self.synapses[i].post}.s" for i in self._spike_synapses()]
+        return tuple(border + inner + syn + spike)
 
     @property
     def voltage_states(self) -> tuple[int, ...]:
@@ -192,12 +217,14 @@ class Network(AbstractModel):
         for n, c, x in zip(self.cell_names, self.cells, cs):
             if x.shape[-1:] != (c.n_states,):
                 raise ValueError(f"state of cell {n!r} must have its {c.n_states} states on the last axis, got shape {x.shape}")
-        n_syn = len(self._synapse_groups())
+        n_syn = len(self._synapse_groups()) + len(self._spike_synapses())
         s_arr = jnp.asarray(s, dtype=float)
         if s_arr.ndim == 0:
             s_arr = jnp.broadcast_to(s_arr, (n_syn,))
         elif s_arr.shape[-1] != n_syn:
             raise ValueError(f"s must have the {n_syn} synaptic states on its last axis, got shape {s_arr.shape}")
+        if n_syn == 0:
+            s_arr = s_arr[..., :0]
         border = [x[..., : c.n_border] for x, c in zip(cs, self.cells)]
         inner = [x[..., c.n_border :] for x, c in zip(cs, self.cells)]
         return _concat(border + inner + [s_arr])
@@ -228,6 +255,13 @@ class Network(AbstractModel):
                 gh = per_area(g, cell.area) / cell.C
                 dA[here] = dA[here] + gh * V[there]
                 dB[here] = dB[here] + gh
+        first = s0 + len(self._synapse_groups())
+        for k, i in enumerate(self._spike_synapses()):
+            syn = self.synapses[i]
+            p = idx[syn.post]
+            g = syn.g * y[..., first + k] / _capacitance(self.cells[p])
+            dA[p] = dA[p] + g * syn.E_s
+            dB[p] = dB[p] + g
         return dA, dB
 
     def _I(self, name, I_ext):
@@ -254,10 +288,38 @@ class Network(AbstractModel):
         nbs = [c.n_border for c in self.cells]
         A = [a[..., :nb] for (a, _), nb in zip(parts, nbs)] + [a[..., nb:] for (a, _), nb in zip(parts, nbs)]
         B = [b[..., :nb] for (_, b), nb in zip(parts, nbs)] + [b[..., nb:] for (_, b), nb in zip(parts, nbs)]
+        for i in self._spike_synapses():
+            syn = self.synapses[i]
+            syn_A.append(0.0 * y[..., 0])
+            syn_B.append(1.0 / syn.tau + 0.0 * y[..., 0])
         if syn_A:
             A.append(stack_states(syn_A))
             B.append(stack_states(syn_B))
         return _concat(A), _concat(B)
+
+    def events(self) -> tuple[Event, ...]:
+        """One event per integrate-and-fire cell, in cell order: the cell's own threshold on its
+        V, its reset on its states, ``s += 1`` on each exponential synapse it drives, and its
+        refractory period (its held states)."""
+        offsets, s0 = self._offsets()
+        first = s0 + len(self._synapse_groups())
+        spike = self._spike_synapses()
+        out = []
+        for c, (name, cell) in enumerate(zip(self.cell_names, self.cells)):
+            (ev,) = cell.events() or (None,)
+            if ev is None:
+                continue
+            b, g = offsets[c]
+            glob = np.array([b + i if i < cell.n_border else g + i - cell.n_border for i in range(cell.n_states)])
+            driven = np.array([first + k for k, i in enumerate(spike) if self.synapses[i].pre == name], dtype=np.int64)
+
+            def reset(y, ev=ev, glob=glob, driven=driven):
+                y = jnp.asarray(y)
+                y = y.at[glob].set(ev.reset(y[glob]))
+                return y.at[driven].add(1.0) if driven.size else y
+
+            out.append(Event(int(glob[ev.state]), ev.threshold, reset, ev.refractory, tuple(int(glob[i]) for i in ev.held)))
+        return tuple(out)
 
     def border_rows(self, y, I_ext):
         """Every cell's border rows (from the cells' own :meth:`border_rows`) with the synaptic and
@@ -286,6 +348,10 @@ class Network(AbstractModel):
             g = gj.conductance(V[gj.a], V[gj.b])
             for here, there in ((gj.a, gj.b), (gj.b, gj.a)):
                 out[f"{here}.gap({there})"] = per_area(g, self.cell(here).area) * (V[here] - V[there])
+        first = s0 + len(self._synapse_groups())
+        for k, i in enumerate(self._spike_synapses()):
+            syn = self.synapses[i]
+            out[f"{syn.post}.syn({syn.pre}, exponential)"] = syn.g * y[..., first + k] * (V[syn.post] - syn.E_s)
         return out
 
     # --- initial states ----------------------------------------------------------------------
@@ -317,6 +383,12 @@ class Network(AbstractModel):
             y = sol.y_final.reshape((-1, cell.n_states))
             finals.append(y[inverse].reshape(batch + (cell.n_states,)) if inverse is not None else y.reshape(batch + (cell.n_states,)))
         return self.state_from_cells(finals)
+
+
+def _capacitance(cell):
+    """The capacitance a synaptic current is divided by: the cell's ``C`` (uF/cm^2 for per-area
+    cells, pF for AdEx), or 1 for a cell without one (Izhikevich's currents are in mV/ms)."""
+    return cell.C if "C" in parameter_info(type(cell)) else 1.0
 
 
 def _unique_members(cell):

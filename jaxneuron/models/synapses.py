@@ -1,4 +1,5 @@
-"""Synapses between single-compartment cells: graded chemical synapses and gap junctions.
+"""Synapses between single-compartment cells: graded chemical synapses, gap junctions, and
+spike-driven exponential synapses between integrate-and-fire cells.
 
 Synapses are immutable :class:`equinox.Module` pytrees whose strengths and constants are array
 leaves (sweepable, batchable, differentiable). Strengths are **total** conductances in nS, as
@@ -14,7 +15,7 @@ import jax.numpy as jnp
 
 from .base import check_parameters, parameter
 
-__all__ = ["GradedSynapse", "GapJunction", "TRANSMITTERS", "NS_PER_CM2_TO_MS", "per_area"]
+__all__ = ["GradedSynapse", "GapJunction", "ExponentialSynapse", "TRANSMITTERS", "NS_PER_CM2_TO_MS", "per_area"]
 
 NS_PER_CM2_TO_MS = 1e-6
 """mS per nS: ``g [mS/cm^2] = g [nS] * 1e-6 / area [cm^2]``."""
@@ -111,3 +112,36 @@ class GapJunction(eqx.Module):
     def current_into_b(self, V_a, V_b):
         """Current into cell ``b`` (pA, inward positive): ``g (V_a - V_b)``."""
         return self.conductance(V_a, V_b) * (V_a - V_b)
+
+
+class ExponentialSynapse(eqx.Module):
+    """A spike-driven conductance synapse with an exponential decay, from an integrate-and-fire
+    cell ``pre`` (a cell with an :meth:`~jaxneuron.models.interface.AbstractModel.event`) onto
+    cell ``post``.
+
+    ``I_s = g s (V_post - E_s)`` (outward positive), ``ds/dt = -s / tau``, and ``s <- s + 1`` at
+    each presynaptic spike (applied by the presynaptic cell's event, at the located crossing).
+    ``g`` is in the **postsynaptic cell's** conductance unit, with no area conversion: mS/cm^2
+    for per-area cells and :class:`~jaxneuron.LIF`, nS for :class:`~jaxneuron.AdEx` (then I_s
+    in pA), and for :class:`~jaxneuron.Izhikevich` (no capacitance) 1/ms. Excitatory: ``E_s =
+    0 mV``; inhibitory: ``E_s = -80 mV``. Each synapse has its own state ``s``.
+    """
+
+    pre: str = eqx.field(static=True)
+    post: str = eqx.field(static=True)
+    g: jnp.ndarray = parameter(0.0, "postsynaptic conductance unit", "peak conductance per spike", minimum=0.0)
+    E_s: jnp.ndarray = parameter(0.0, "mV", "synaptic reversal potential")
+    tau: jnp.ndarray = parameter(5.0, "ms", "decay time constant", positive=True)
+
+    def __check_init__(self):
+        check_parameters(self)
+
+    @classmethod
+    def excitatory(cls, pre: str, post: str, g=0.0, tau=5.0):
+        """``E_s = 0 mV`` (AMPA-like), ``tau`` 5 ms by default."""
+        return cls(pre=pre, post=post, g=g, E_s=0.0, tau=tau)
+
+    @classmethod
+    def inhibitory(cls, pre: str, post: str, g=0.0, tau=10.0):
+        """``E_s = -80 mV`` (GABA_A-like), ``tau`` 10 ms by default."""
+        return cls(pre=pre, post=post, g=g, E_s=-80.0, tau=tau)

@@ -96,7 +96,7 @@ class QueueEngine(AbstractEngine):
                   ("max_spikes", int(save.max_spikes)), ("voltages", tuple(model.voltage_states)))  # fmt: skip
         classic = use_classic_cpu("queue", solver, n * (t_end - t0) / 1000.0)
         if isinstance(solver, ExpEuler):
-            if solver.table_mode is not None and (model.table_kinetics() is None or model.event() is not None):
+            if solver.table_mode is not None and (model.table_kinetics() is None or model.events()):
                 raise ValueError(f"ExpEuler.tabulated needs V-only gate kinetics (Prinz2003, Liu1998); "
                                  f"{type(model).__name__} has none: use tabulated=False")  # fmt: skip
             n_steps, h, k, w = fixed_step_plan(t0, t_end, solver.dt, ts if len(ts) else np.array([t_end]))
@@ -112,8 +112,8 @@ class QueueEngine(AbstractEngine):
                         ("atol", float(solver.atol)), ("dt0", float(solver.dt0(t0, t_end))),
                         ("max_steps", int(solver.n_max_steps(t0, t_end))), ("n_border", int(model.n_border)),
                         ("newton_tol", float(getattr(solver, "newton_tolerance", 0.0))), ("max_newton", 8),
-                        ("event_state", None if model.event() is None else int(model.event().state)),
-                        ("event_held", () if model.event() is None else tuple(int(i) for i in model.event().held)))  # fmt: skip
+                        ("event_states", tuple(int(ev.state) for ev in model.events())),
+                        ("event_held", tuple(tuple(int(i) for i in ev.held) for ev in model.events())))  # fmt: skip
         n_dev = n_devices(n)
         slots = default_slots(-(-n // n_dev)) if self.slots is None else self.slots
         cfg = cfg + (("slots", max(1, min(int(slots), -(-n // n_dev)))),)
@@ -184,7 +184,7 @@ class DiffraxEngine(AbstractEngine):
         if save.spikes:
             raise ValueError("DiffraxEngine records no spikes: use the default QueueEngine for SaveAt(spikes=True), "
                              "or jaxneuron.spike_times(sol.t, sol.V) on a saved trace")  # fmt: skip
-        if model.event() is not None:
+        if model.events():
             raise NotImplementedError(f"{type(model).__name__} has events (threshold and reset): use the QueueEngine")
         if isinstance(solver, ExpEuler) and solver.table_mode is not None:
             raise ValueError("ExpEuler.tabulated runs on the QueueEngine only")

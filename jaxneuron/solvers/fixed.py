@@ -19,7 +19,10 @@ is integrated from the reset state (held states frozen while refractory); a refr
 ending inside a step splits it likewise. At most one event per member per step. Cost in
 accuracy: the crossing time is that of a chord, off by O(h^2) per spike, on top of the scheme's
 first-order error: for a LIF cell, whose exponential-Euler steps are exact between spikes,
-the firing period converges in O(h^2) (tested); for AdEx and Izhikevich in O(h).
+the firing period converges in O(h^2) (tested); for AdEx and Izhikevich in O(h). A network of
+integrate-and-fire cells (several events) is simpler: every cell that crossed during the step
+is reset at the step's end (its spike time still the chord's crossing), and a refractory
+period holds its cell for the steps whose midpoint it covers: O(h) per spike.
 """
 
 from __future__ import annotations
@@ -83,9 +86,9 @@ def _stim_at(stim, stim_axes, t, n):
     return jax.vmap(lambda s: evaluate_stimulus(s, t), in_axes=(stim_axes,))(stim)
 
 
-def _event_step(model, stim, model_axes, stim_axes, held_rows):
+def _event_step(model, stim, model_axes, stim_axes):
     """``step(yT, t, h, hold) -> yT`` with a per-member time ``t``, step ``h`` (both ``(n,)``)
-    and ``hold`` (``(n,)`` bool: the held states' rows are zero), for event models."""
+    and ``hold`` (``(n_states, n)`` bool: those rows are zero), for event models."""
     linear_form = jax.vmap(lambda m, y, i: m.linear_form(y, i), in_axes=(model_axes, 1, 0), out_axes=1)
 
     def stim_at(t):
@@ -95,8 +98,7 @@ def _event_step(model, stim, model_axes, stim_axes, held_rows):
 
     def step(yT, t, h, hold):
         A, B = linear_form(model, yT, jnp.broadcast_to(stim_at(t), t.shape))
-        frozen = jnp.asarray(held_rows) & hold[None]
-        A, B = jnp.where(frozen, 0.0, A), jnp.where(frozen, 0.0, B)
+        A, B = jnp.where(hold, 0.0, A), jnp.where(hold, 0.0, B)
         return fast_exp_euler_update(yT, A, B, h)
 
     return step
@@ -134,48 +136,69 @@ def _fixed_block(model, stim, y0, model_axes, stim_axes, cfg, k, w, table):
     h_ = jnp.asarray(h, dtype)
     thr, t_window = jnp.asarray(c["threshold"], dtype), c["t_window"]
 
-    event = model.event()
-    if event is not None:
-        e = int(event.state)
-        held_rows = np.zeros((n_states, 1), bool)
-        held_rows[list(event.held), 0] = True
-        ev_step = _event_step(model, stim, model_axes, stim_axes, held_rows)
-        ev = jax.vmap(lambda mm: (jnp.asarray(mm.event().threshold, dtype), jnp.asarray(mm.event().refractory, dtype)),
-                      in_axes=(model_axes,))  # fmt: skip
-        thr_e, ref_e = (jnp.broadcast_to(x, (n,)) for x in ev(model))
-        reset = jax.vmap(lambda mm, yy: mm.event().reset(yy), in_axes=(model_axes, 1), out_axes=1)
+    events = model.events()
+    n_e = len(events)
+    if n_e:
+        ev_states = np.asarray([int(ev.state) for ev in events])
+        held_rows = np.zeros((n_e, n_states), bool)
+        for i, ev in enumerate(events):
+            held_rows[i, list(ev.held)] = True
+        ev_step = _event_step(model, stim, model_axes, stim_axes)
+
+        def parts(mm):
+            evs = mm.events()
+            return (jnp.stack([jnp.asarray(ev.threshold, dtype) for ev in evs]),
+                    jnp.stack([jnp.asarray(ev.refractory, dtype) for ev in evs]))  # fmt: skip
+
+        thr_e, ref_e = (jnp.broadcast_to(x, (n_e, n)) for x in jax.vmap(parts, in_axes=(model_axes,), out_axes=-1)(model))
+        resets = [jax.vmap(lambda mm, yy, i=i: mm.events()[i].reset(yy), in_axes=(model_axes, 1), out_axes=1) for i in range(n_e)]
+        ev_of_row = {int(r): i for i, r in enumerate(ev_states)}
+
+        def held(mask):
+            """``(n_states, n)`` rows held from ``(n_e, n)`` per-event refractory flags."""
+            return jnp.any(jnp.asarray(held_rows)[:, :, None] & mask[:, None, :], axis=0)
 
         def span(y, t_a, t_b, r_end):
             """Advance from ``t_a`` to ``t_b`` (per member): held up to ``r_end``, free after it."""
             t_m = jnp.clip(r_end, t_a, t_b)
-            y = ev_step(y, t_a, t_m - t_a, jnp.ones((n,), bool))
-            return ev_step(y, t_m, t_b - t_m, jnp.zeros((n,), bool))
+            y = ev_step(y, t_a, t_m - t_a, held(jnp.ones((1, n), bool)))
+            return ev_step(y, t_m, t_b - t_m, held(jnp.zeros((1, n), bool)))
 
     def event_step(y, t, r_end):
         """One step with the members' events and refractory periods; returns the state, the
-        members that fired, their crossing times and the new refractory ends."""
+        events that fired ``(n_e, n)``, their crossing times and the new refractory ends."""
         tv = jnp.full((n,), t, dtype)
         t1 = tv + h_
         eps = 1e-12 * (1.0 + jnp.abs(t1))
-        hold = r_end > tv + eps
-        y_new = ev_step(y, tv, jnp.full((n,), h_), hold)
-        split = hold & (r_end < t1 - eps)  # the refractory period ends inside the step
-        y_new = jax.lax.cond(jnp.any(split), lambda: jnp.where(split[None], span(y, tv, t1, r_end), y_new), lambda: y_new)
-        fired = (y[e] < thr_e) & (y_new[e] >= thr_e)
-        frac = jnp.clip((thr_e - y[e]) / jnp.where(fired, y_new[e] - y[e], 1.0), 0.0, 1.0)
+        e = ev_states
+        if n_e > 1:  # a network: every cell's event in the step, reset at the step's end (O(h))
+            y_new = ev_step(y, tv, jnp.full((n,), h_), held(r_end > (tv + 0.5 * h_)[None]))
+            fired = (y[e] < thr_e) & (y_new[e] >= thr_e)
+            frac = jnp.clip((thr_e - y[e]) / jnp.where(fired, y_new[e] - y[e], 1.0), 0.0, 1.0)
+            tc = tv[None] + frac * h_
+            for i in range(n_e):
+                y_new = jnp.where(fired[i][None], resets[i](model, y_new), y_new)
+            return y_new, fired, tc, jnp.where(fired, tc + ref_e, r_end)
+        r0 = r_end[0]
+        hold = r0 > tv + eps
+        y_new = ev_step(y, tv, jnp.full((n,), h_), held(hold[None]))
+        split = hold & (r0 < t1 - eps)  # the refractory period ends inside the step
+        y_new = jax.lax.cond(jnp.any(split), lambda: jnp.where(split[None], span(y, tv, t1, r0), y_new), lambda: y_new)
+        fired = (y[e[0]] < thr_e[0]) & (y_new[e[0]] >= thr_e[0])
+        frac = jnp.clip((thr_e[0] - y[e[0]]) / jnp.where(fired, y_new[e[0]] - y[e[0]], 1.0), 0.0, 1.0)
         tc = tv + frac * h_
-        r_new = jnp.where(fired, tc + ref_e, r_end)
+        r_new = jnp.where(fired, tc + ref_e[0], r0)
 
         def after_reset():  # reset on the chord at the crossing, then the rest of the step
-            y_r = reset(model, y + frac[None] * (y_new - y))
+            y_r = resets[0](model, y + frac[None] * (y_new - y))
             return jnp.where(fired[None], span(y_r, tc, t1, r_new), y_new)
 
         y_new = jax.lax.cond(jnp.any(fired), after_reset, lambda: y_new)
-        return y_new, fired, tc, r_new
+        return y_new, fired[None], tc[None], r_new[None]
 
     def one_step(y, kk, rec):
         t = t0 + kk.astype(dtype) * h_
-        if event is not None:
+        if n_e:
             rec, r_end = rec
             y_new, fired, t_fire, r_end = event_step(y, t, r_end)
         else:
@@ -183,21 +206,21 @@ def _fixed_block(model, stim, y0, model_axes, stim_axes, cfg, k, w, table):
         if spikes:
             count, times, vmin, vmax = rec
             v0, v1 = y[vrows], y_new[vrows]
-            if event is not None:  # spikes are the events (of the event's voltage state)
-                tc = jnp.broadcast_to(t_fire, (nv, n))
-                up = fired[None] & (vrows[:, None] == e) & (tc >= t_window)
-                v1 = jnp.where(fired[None], jnp.broadcast_to(thr_e, (nv, n)), v1)
-            else:
-                # the crossing on the step's linear interpolant (Diffrax's for exponential Euler)
-                tc = t + h_ * jnp.clip((thr - v0) / jnp.where(v1 != v0, v1 - v0, 1.0), 0.0, 1.0)
-                up = (v0 < thr) & (v1 >= thr) & (tc >= t_window)
+            # the crossing on the step's linear interpolant (Diffrax's for exponential Euler)
+            tc = t + h_ * jnp.clip((thr - v0) / jnp.where(v1 != v0, v1 - v0, 1.0), 0.0, 1.0)
+            up = (v0 < thr) & (v1 >= thr) & (tc >= t_window)
+            if n_e:  # an event cell's spikes are its events
+                rows = [ev_of_row.get(int(r)) for r in vrows]
+                up = jnp.stack([up[i] if r is None else fired[r] & (t_fire[r] >= t_window) for i, r in enumerate(rows)])
+                tc = jnp.stack([tc[i] if r is None else t_fire[r] for i, r in enumerate(rows)])
+                v1 = jnp.stack([v1[i] if r is None else jnp.where(fired[r], thr_e[r], v1[i]) for i, r in enumerate(rows)])
             cell = jnp.broadcast_to(jnp.arange(nv)[:, None], (nv, n))
             member = jnp.broadcast_to(jnp.arange(n)[None], (nv, n))
             times = times.at[jnp.where(up, member, n), cell, count].set(tc, mode="drop")
             win = t + h_ >= t_window
             rec = (count + up.astype(jnp.int32), times, jnp.where(win, jnp.minimum(vmin, v1), vmin),
                    jnp.where(win, jnp.maximum(vmax, v1), vmax))  # fmt: skip
-        if event is not None:
+        if n_e:
             rec = (rec, r_end)
         return y_new, rec
 
@@ -217,8 +240,8 @@ def _fixed_block(model, stim, y0, model_axes, stim_axes, cfg, k, w, table):
     far = jnp.asarray(np.inf, dtype)
     rec0 = (jnp.zeros((nv, n), jnp.int32), jnp.full((n, nv, c["max_spikes"]), jnp.nan, dtype), jnp.full((nv, n), far),
             jnp.full((nv, n), -far)) if spikes else None  # fmt: skip
-    if event is not None:
-        rec0 = (rec0, jnp.full((n,), -far))
+    if n_e:
+        rec0 = (rec0, jnp.full((n_e, n), -far))
     state = (y0.T, rec0)
     out = {}
     if states is None:
@@ -230,7 +253,7 @@ def _fixed_block(model, stim, y0, model_axes, stim_axes, cfg, k, w, table):
             # linear interpolation inside the step, as Diffrax's LocalLinearInterpolation
             yT = st[0]
             t_j = t0 + k_j.astype(dtype) * h_
-            if event is not None:
+            if n_e:
                 nxt = lambda y: event_step(y, t_j, st[1][1])[0]  # noqa: E731
             else:
                 nxt = lambda y: step(y, t_j, h_)  # noqa: E731
@@ -255,7 +278,7 @@ def _fixed_block(model, stim, y0, model_axes, stim_axes, cfg, k, w, table):
         finite = finite & jnp.all(jnp.isfinite(out["saved"].reshape(n, -1)), axis=-1)
     out.update(y_final=y_final, status=jnp.where(finite, Status.OK, Status.NON_FINITE).astype(jnp.int32),
                steps=jnp.full((n,), n_steps, jnp.int32), accepted=jnp.full((n,), n_steps, jnp.int32))  # fmt: skip
-    if event is not None:
+    if n_e:
         rec = rec[0]
     if spikes:
         count, times, vmin, vmax = rec

@@ -17,11 +17,12 @@ Per member the queue records, on each accepted step's interpolant:
   accurate than the step points on HH at rtol 1e-6.);
 * spike times: upward crossings of a threshold by each voltage state after ``t_window``, on the
   cubic Hermite interpolant;
-* events of the model's :meth:`~jaxneuron.models.interface.AbstractModel.event` hook: the step
-  is cut at the crossing located on the quintic interpolant, the reset applied there, and the
-  member continues (its spike is the event time); during the event's refractory period its
-  held states' rows are zero, and a step lands exactly on the period's end (like a stimulus
-  jump);
+* events of the model's :meth:`~jaxneuron.models.interface.AbstractModel.events` (one per
+  integrate-and-fire cell): the step is cut at the earliest crossing located on the quintic
+  interpolant, that event's reset applied there, and the member continues (the event time is
+  its cell's spike; a later crossing in the same step is found again by the next steps); during
+  an event's refractory period its held states' rows are zero, and a step lands exactly on the
+  period's end (like a stimulus jump);
 * the final state, the V range over accepted step points in the window, the status
   (:class:`~jaxneuron.solvers.status.Status`) and step counts.
 
@@ -141,17 +142,28 @@ def _queue(model, stim, y0, jumps, ts, model_axes, stim_axes, cfg):
     vrows = np.asarray(vidx)
     n_t = ts.shape[0]
     save_rows = None if states is None else (vrows if states == "V" else np.arange(n_states))
-    has_event = model.event() is not None  # a Python-level property of the model class
-    held_rows = np.zeros((n_states, 1), bool)  # states frozen during an event's refractory period
-    held_rows[list(c_["event_held"]), 0] = True
+    ev_states = np.asarray(c_["event_states"], dtype=np.int64)  # the event states (a Python-level structure)
+    n_e = len(ev_states)
+    has_event = n_e > 0
+    held_rows = np.zeros((n_e, n_states), bool)  # states frozen during each event's refractory period
+    for e, rows in enumerate(c_["event_held"]):
+        held_rows[e, list(rows)] = True
     has_hold = bool(held_rows.any())
+    ev_rows = np.isin(vrows, ev_states)  # voltages whose spikes are events (the others: threshold crossings)
     slot = jnp.arange(S)
 
+    def hold_mask(r_end, t):
+        """``(n_states, S)``: the states held at time ``t`` (slots in a refractory period)."""
+        if not has_hold:
+            return None
+        now = r_end > (t + 1e-12 * (1.0 + jnp.abs(t)))[None]  # (n_e, S)
+        return jnp.any(jnp.asarray(held_rows)[:, :, None] & now[:, None, :], axis=0)
+
     def masked(A, B, hold):
-        """Zero the rows of held states of the slots in their refractory period (``hold``: (S,))."""
-        if hold is None or not has_hold:
+        """Zero the rows of held states (``hold``: ``(n_states, S)`` or ``None``)."""
+        if hold is None:
             return A, B
-        frozen = jnp.asarray(held_rows[: A.shape[0]]) & hold[None]
+        frozen = hold[: A.shape[0]]
         return jnp.where(frozen, 0.0, A), jnp.where(frozen, 0.0, B)
 
     def lf_vmapped(m, s, t, yT, hold=None):
@@ -183,14 +195,22 @@ def _queue(model, stim, y0, jumps, ts, model_axes, stim_axes, cfg):
         return explicit_step(rhs, tableau, t, yT, f0, h)
 
     def event_parts(m):
-        """Per slot: the event threshold and refractory period (ms)."""
-        ev = jax.vmap(lambda mm: (jnp.asarray(mm.event().threshold, dtype), jnp.asarray(mm.event().refractory, dtype)),
-                      in_axes=(model_axes,))  # fmt: skip
-        thr, ref = ev(m)
-        return jnp.broadcast_to(thr, (S,)), jnp.broadcast_to(ref, (S,))
+        """``(n_e, S)``: each event's threshold and refractory period (ms) per slot."""
+        def one(mm):
+            evs = mm.events()
+            return (jnp.stack([jnp.asarray(ev.threshold, dtype) for ev in evs]),
+                    jnp.stack([jnp.asarray(ev.refractory, dtype) for ev in evs]))  # fmt: skip
 
-    def event_reset(m, yT):
-        return jax.vmap(lambda mm, y: mm.event().reset(y), in_axes=(model_axes, 1), out_axes=1)(m, yT)
+        thr, ref = jax.vmap(one, in_axes=(model_axes,), out_axes=-1)(m)
+        return jnp.broadcast_to(thr, (n_e, S)), jnp.broadcast_to(ref, (n_e, S))
+
+    def event_reset(m, yT, k):
+        """The state after event ``k`` (per slot) fired at state ``yT``."""
+        def one(mm, y, kk):
+            resets = [ev.reset for ev in mm.events()]
+            return resets[0](y) if n_e == 1 else jax.lax.switch(kk, resets, y)
+
+        return jax.vmap(one, in_axes=(model_axes, 1, 0), out_axes=1)(m, yT, k)
 
     m0, s0 = gather_members(model, model_axes, slot), gather_members(stim, stim_axes, slot)
     yT0 = y0[slot].T
@@ -211,7 +231,7 @@ def _queue(model, stim, y0, jumps, ts, model_axes, stim_axes, cfg):
         steps=jnp.zeros((S,), jnp.int32), acc=jnp.zeros((S,), jnp.int32), k=jnp.zeros((S,), jnp.int32),
         count=jnp.zeros((nv, S), jnp.int32), vmin=jnp.full((nv, S), far), vmax=jnp.full((nv, S), -far),
         ep=jnp.ones((S,), dtype), active=jnp.ones((S,), bool), next=jnp.asarray(S, jnp.int32), out=out,
-        r_end=jnp.full((S,), -far),  # end of each slot's refractory period (ms)
+        r_end=jnp.full((max(n_e, 1), S), -far),  # end of each event's refractory period per slot (ms)
     )  # fmt: skip
 
     def second(m, s_, tt, y, f, hold=None):
@@ -219,21 +239,27 @@ def _queue(model, stim, y0, jumps, ts, model_axes, stim_axes, cfg):
         rhs = make_rhs(m, s_, hold)[0]
         return jax.jvp(rhs, (tt, y), (jnp.ones_like(tt), f))[1]
 
-    def locate_event(m, s_, t, h, yT, y1, f0, f1, thr, hold):
-        """Fraction ``s`` of the step where the event state crosses ``thr`` on the quintic
-        interpolant (secant start, then bracketed Newton), and the interpolated state there."""
-        e = c_["event_state"]
+    def locate_event(m, s_, t, h, yT, y1, f0, f1, thr, crossed, hold):
+        """The earliest crossing in the step: fraction ``s`` of the step where each event state
+        crosses its threshold ``thr`` (``(n_e, S)``) on the quintic interpolant (secant start,
+        then bracketed Newton), the first event ``k`` of those ``crossed``, and the interpolated
+        state at its crossing."""
+        e = ev_states
         h2 = h * h
         d0, d1, a0, a1 = h * f0, h * f1, h2 * second(m, s_, t, yT, f0, hold), h2 * second(m, s_, t + h, y1, f1, hold)
         p = lambda s: quintic_hermite(s, yT[e], y1[e], d0[e], d1[e], a0[e], a1[e]) - thr  # noqa: E731
-        lo, hi = jnp.zeros_like(t), jnp.ones_like(t)
+        lo, hi = jnp.zeros_like(thr), jnp.ones_like(thr)
         sv = jnp.clip((thr - yT[e]) / jnp.where(y1[e] != yT[e], y1[e] - yT[e], 1.0), 0.0, 1.0)
         for _ in range(12):
             val, slope = jax.jvp(p, (sv,), (jnp.ones_like(sv),))
             lo, hi = jnp.where(val < 0, sv, lo), jnp.where(val < 0, hi, sv)
             newton = sv - val / jnp.where(slope != 0, slope, 1.0)
             sv = jnp.where((newton > lo) & (newton < hi) & (slope > 0), newton, 0.5 * (lo + hi))
-        return sv, quintic_hermite(sv, yT, y1, d0, d1, a0, a1)
+        sv = jnp.where(crossed, sv, jnp.inf)
+        k = jnp.argmin(sv, axis=0).astype(jnp.int32)
+        s_min = jnp.min(sv, axis=0)
+        s_min = jnp.where(jnp.isfinite(s_min), s_min, 0.0)
+        return s_min, k, quintic_hermite(s_min, yT, y1, d0, d1, a0, a1)
 
     def write_saves(o, k, accept, m, s_, member, t, h_int, t_stop, yT, y1, f0, f1, hold):
         """Saved values at the (at most :data:`SAVES_PER_STEP`) save times in ``[t, t_stop]`` of
@@ -266,9 +292,9 @@ def _queue(model, stim, y0, jumps, ts, model_axes, stim_axes, cfg):
         eps = 1e-12 * (1.0 + jnp.abs(t))
         nxt = jnp.min(jnp.where(c["j"] > (t + eps)[:, None], c["j"], far), axis=1)
         # a refractory period ends like a stimulus jump: the step lands on it, its stages held
-        hold = (c["r_end"] > t + eps) if has_hold else None
+        hold = hold_mask(c["r_end"], t)
         if has_hold:
-            nxt = jnp.minimum(nxt, jnp.where(hold, c["r_end"], far))
+            nxt = jnp.minimum(nxt, jnp.min(jnp.where(c["r_end"] > (t + eps)[None], c["r_end"], far), axis=0))
         stop = jnp.minimum(nxt, t_end)
         h = jnp.minimum(h, stop - t)
         if save_rows is not None:  # at most SAVES_PER_STEP save times inside one step
@@ -293,13 +319,15 @@ def _queue(model, stim, y0, jumps, ts, model_axes, stim_axes, cfg):
         o = dict(c["out"])
         count, vmin, vmax = c["count"], c["vmin"], c["vmax"]
         v0, v1 = yT[vrows], y1[vrows]
+        v1_full = v1
         if has_event:
             # an event cuts the step at its crossing, located on the quintic interpolant
-            e = c_["event_state"]
             thr_e, ref_e = event_parts(c["m"])
-            fired = accept & (yT[e] < thr_e) & (y1[e] >= thr_e)
-            s_e, y_e = jax.lax.cond(jnp.any(fired), lambda: locate_event(c["m"], c["s"], t, h_eval, yT, y1, c["f"], f1, thr_e, hold),
-                                    lambda: (jnp.zeros((S,), dtype), yT))  # fmt: skip
+            crossed = accept[None] & (yT[ev_states] < thr_e) & (y1[ev_states] >= thr_e)  # (n_e, S)
+            fired = jnp.any(crossed, axis=0)
+            s_e, k_e, y_e = jax.lax.cond(
+                jnp.any(fired), lambda: locate_event(c["m"], c["s"], t, h_eval, yT, y1, c["f"], f1, thr_e, crossed, hold),
+                lambda: (jnp.zeros((S,), dtype), jnp.zeros((S,), jnp.int32), yT))  # fmt: skip
             t_e = t + h_eval * s_e
             t_stop = jnp.where(fired, t_e, t_new)
             v1 = jnp.where(fired[None], y_e[vrows], v1)  # the step ends at the event (V range, spikes)
@@ -311,12 +339,12 @@ def _queue(model, stim, y0, jumps, ts, model_axes, stim_axes, cfg):
         else:
             k = c["k"]
         if spikes:
-            if has_event:  # spikes are the events (of the event's voltage state)
-                up = fired[None] & (vrows[:, None] == c_["event_state"])
-                tc = jnp.broadcast_to(t_e, (nv, S))
-            else:
-                up = accept[None] & (v0 < threshold) & (v1 >= threshold)
-                tc = t + h_eval * crossing(v0, v1, h_eval * c["f"][vrows], h_eval * f1[vrows], threshold)
+            up = accept[None] & (v0 < threshold) & (v1_full >= threshold)
+            tc = t + h_eval * crossing(v0, v1_full, h_eval * c["f"][vrows], h_eval * f1[vrows], threshold)
+            if has_event:  # an event cell's spikes are its events; the step ends at the first one
+                up_e = fired[None] & (vrows[:, None] == jnp.asarray(ev_states)[k_e][None])
+                up = jnp.where(ev_rows[:, None], up_e, up & (tc <= t_stop[None]))
+                tc = jnp.where(ev_rows[:, None], t_e[None], tc)
             rec = up & (tc >= t_window) & (count < max_spikes)
             cell = jnp.broadcast_to(jnp.arange(nv)[:, None], (nv, S))
             o["times"] = o["times"].at[jnp.where(rec, member[None], n_members), cell, count].set(tc, mode="drop")
@@ -326,9 +354,10 @@ def _queue(model, stim, y0, jumps, ts, model_axes, stim_axes, cfg):
             vmax = jnp.where(in_win[None], jnp.maximum(vmax, v1), vmax)
         r_end = c["r_end"]
         if has_event:
-            y_new = jnp.where(fired[None], event_reset(c["m"], y_e), y_new)
+            y_new = jnp.where(fired[None], event_reset(c["m"], y_e, k_e), y_new)
             t_new = jnp.where(fired, t_e, t_new)
-            r_end = jnp.where(fired, t_e + ref_e, r_end)
+            which = fired[None] & (jnp.arange(n_e)[:, None] == k_e[None])
+            r_end = jnp.where(which, t_e[None] + ref_e, r_end)
         steps = c["steps"] + active.astype(jnp.int32)
         acc = c["acc"] + accept.astype(jnp.int32)
         h_new = h * factor
@@ -357,8 +386,8 @@ def _queue(model, stim, y0, jumps, ts, model_axes, stim_axes, cfg):
         t_new = jnp.where(load, t0, t_new)
         # the FSAL value is stale after a reload, a stimulus jump or an event's reset
         refresh = load | (accept & at_jump) | fired
-        r_end = jnp.where(load, -far, r_end)
-        hold_next = (r_end > t_new + 1e-12 * (1.0 + jnp.abs(t_new))) if has_hold else None
+        r_end = jnp.where(load[None], -far, r_end)
+        hold_next = hold_mask(r_end, t_new)
         f_new = jax.lax.cond(
             jnp.any(refresh),
             lambda t, y, f: jnp.where(refresh[None], make_rhs(m, s, hold_next)[0](t, y), f),
