@@ -74,3 +74,4 @@ from .survey import (  # noqa: E402
     load_spec as load_spec,
     sweep as sweep,
 )
+from .fit import FitResult as FitResult, fit as fit, losses as losses  # noqa: E402

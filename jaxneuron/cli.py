@@ -342,6 +342,9 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", required=True)
     _add_simulate(sub)
     add_sweep_commands(sub)
+    from .fit.cli import add_command as add_fit_command
+
+    add_fit_command(sub)
     return parser
 
 
