@@ -139,3 +139,89 @@ def test_feature_loss_rejects_bad_input():
         jn.losses.trace(np.arange(10.0), np.zeros(10), window=(20.0, 30.0))
     with pytest.raises(ValueError, match="n_times"):
         jn.losses.trace(np.arange(10.0), np.zeros(9))
+
+
+# --- the pyloric rhythm loss ----------------------------------------------------------------------
+
+from jaxneuron.fit.losses import rhythm, smooth_rhythm  # noqa: E402
+from reference_rhythm import rhythm as reference_rhythm  # noqa: E402
+
+# a synthetic triphasic circuit: bursts of Gaussian spikes (period 1000 ms, 5 cycles)
+PERIOD = 1000.0
+BURSTS = {0: (0.0, 5, 30.0), 1: (350.0, 4, 40.0), 2: (620.0, 6, 35.0)}  # cell: (start, spikes, ISI)
+
+
+def _circuit(a, t):
+    """Voltages (3, n) whose every spike time scales with ``a``: period a * 1000 ms."""
+    V = []
+    for c in range(3):
+        start, n, isi = BURSTS[c]
+        centres = jnp.array([100.0 + k * PERIOD + start + j * isi for k in range(5) for j in range(n)])
+        V.append(-60.0 + 70.0 * jnp.sum(jnp.exp(-(((t[:, None] - a * centres[None]) / (a * 3.0)) ** 2)), axis=1))
+    return jnp.stack(V)
+
+
+def _crossings(t, v, thr=-10.0):
+    """Upward threshold crossings, linearly interpolated (numpy, for the reference)."""
+    i = np.nonzero((v[:-1] < thr) & (v[1:] >= thr))[0]
+    return t[i] + (thr - v[i]) / (v[i + 1] - v[i]) * (t[i + 1] - t[i])
+
+
+def test_smooth_rhythm_equals_the_numpy_reference_and_scales_with_time():
+    import jax
+
+    t = jnp.arange(0.0, 5600.0, 0.05)
+    V = _circuit(1.0, t)
+    f = smooth_rhythm(t, V)
+    ref = reference_rhythm([_crossings(np.asarray(t), np.asarray(v)) for v in V], 0.0, float(t[-1]))
+    for k in ("cycle_period", "start_phases", "duty_cycles", "phase_gaps", "triphasic", "pyloric_like"):
+        np.testing.assert_allclose(np.asarray(f[k]), ref[k], rtol=1e-12, err_msg=k)
+    assert abs(float(f["cycle_period"]) - PERIOD) < 1e-3
+    # stretching time by a: the period moves as a * 1000 ms, the phases and duty cycles not at all
+    def floats(a):
+        r = smooth_rhythm(t, _circuit(a, t))
+        return r["cycle_period"], r["start_phases"], r["duty_cycles"]
+
+    _, (d_period, d_phases, d_duty) = jax.jvp(floats, (1.0,), (1.0,))
+    h = 1e-6
+    (p1, ph1, du1), (p0, ph0, du0) = floats(1.0 + h), floats(1.0 - h)
+    assert float(d_period) == pytest.approx(float(p1 - p0) / (2 * h), rel=1e-5)  # exact derivative of the surrogate
+    np.testing.assert_allclose(np.asarray(d_phases), np.asarray(ph1 - ph0) / (2 * h), atol=1e-5)
+    np.testing.assert_allclose(np.asarray(d_duty), np.asarray(du1 - du0) / (2 * h), atol=1e-5)
+    # ... and close to the true one: the chord crossings' derivative is first order in the sampling step
+    assert float(d_period) == pytest.approx(PERIOD, rel=5e-3)
+    np.testing.assert_allclose(np.asarray(d_phases), 0.0, atol=5e-3)
+    np.testing.assert_allclose(np.asarray(d_duty), 0.0, atol=5e-3)
+
+
+def test_rhythm_loss_residuals_and_errors():
+    t = jnp.arange(0.0, 5600.0, 0.05)
+    V = _circuit(1.0, t)
+    f = smooth_rhythm(t, V)
+    sol = jn.Solution(t=t, V=V, ys=None, y_final=jnp.zeros(3), status=jnp.zeros((), jnp.int32), num_steps=0,
+                      num_accepted=0, spike_times=None, n_spikes=None, v_min=None, v_max=None, t0=0.0, t_end=5600.0,
+                      transient=0.0, threshold=-10.0, state_names=("a", "b", "c"))  # fmt: skip
+    target = {"cycle_period": 1100.0, "start_phases": (0.3, 0.6)}
+    loss = rhythm(target, weights={"cycle_period": 4.0})
+    expected = 4.0 * (float(f["cycle_period"]) / 1100.0 - 1) ** 2 + np.sum((np.asarray(f["start_phases"]) - [0.3, 0.6]) ** 2)
+    assert float(loss(sol)) == pytest.approx(expected, rel=1e-12)
+    with pytest.raises(ValueError, match="unknown feature 'period'"):
+        rhythm({"period": 1000.0})
+    with pytest.raises(ValueError, match=r"target\['start_phases'\] must be 2 finite number"):
+        rhythm({"start_phases": 0.3})
+    with pytest.raises(ValueError, match=r"target\['cycle_period'\] must be 1 finite number\(s\) > 0"):
+        rhythm({"cycle_period": -5.0})
+
+
+@pytest.mark.slow
+def test_rhythm_loss_gradient_of_a_pyloric_circuit_matches_finite_differences():
+    net = jn.Pyloric2004("AB/PD 3", "LP 2", "PY 4", 3.0, 3.0, 0.0, 3.0, 30.0, 1.0, 30.0)
+    proto = dict(t_end=6000.0, y0=net.warm_start(20000.0), save=jn.SaveAt(transient=2000.0, save_dt=0.1),
+                 solver=jn.ExpEuler(dt=0.025))  # fmt: skip
+    loss = rhythm({"cycle_period": 1400.0, "start_phases": (0.35, 0.62)})
+    vals = {"synapses.6.g": 30.0}
+    _, grad = loss_and_gradient(net, loss, vals, **proto)
+    h = 1e-5  # the loss has kinks where a spike's crossing moves to the next sample: small steps
+    lp = np.ravel(loss_and_gradient(net, loss, {"synapses.6.g": 30.0 + h}, **proto)[0])[0]
+    lm = np.ravel(loss_and_gradient(net, loss, {"synapses.6.g": 30.0 - h}, **proto)[0])[0]
+    assert float(np.ravel(grad["synapses.6.g"])[0]) == pytest.approx((lp - lm) / (2 * h), rel=1e-2)

@@ -49,7 +49,7 @@ from .._batching import batch_shape_of
 from ..models.interface import AbstractModel
 from ..simulate import SaveAt, Solution, simulate
 from ..solvers import AbstractEngine, ExpEuler, QueueEngine
-from .losses import FeatureLoss, TraceLoss, features, trace
+from .losses import FeatureLoss, RhythmLoss, TraceLoss, features, trace
 from .optimize import lm_loop, optax_loop
 from .transforms import check_starts, parse_bounds, random_starts, to_params, to_unconstrained
 
@@ -301,11 +301,11 @@ def fit(model, target=None, *, params, bounds, loss=None, t_end=None, t0=None, s
     if save.states is None:
         raise ValueError("fit needs a saved trace for the loss: SaveAt(states='V' or 'all')")
     ts = save.times(t0, t_end)
-    if isinstance(loss_fn, (TraceLoss, FeatureLoss)):
+    if isinstance(loss_fn, (TraceLoss, FeatureLoss, RhythmLoss)):
         loss_fn.check_times(ts)
     solver = ExpEuler(dt=0.025) if solver is None else solver
     engine = QueueEngine() if engine is None else engine
-    has_residuals = isinstance(loss_fn, (TraceLoss, FeatureLoss))
+    has_residuals = isinstance(loss_fn, (TraceLoss, FeatureLoss, RhythmLoss))
     if optimizer is None:
         optimizer = "lm" if has_residuals and gradient == "forward" else optax.adam(0.05)
     if optimizer == "lm" and not (has_residuals and gradient == "forward"):

@@ -7,7 +7,8 @@ valid loss (the *user-supplied* loss); this module builds two:
 
 * :func:`trace`: mean squared error (mV^2) against a trace recorded with the same protocol;
 * :func:`features`: squared relative errors of activity features, computed by the
-  differentiable surrogates of :func:`smooth_features`.
+  differentiable surrogates of :func:`smooth_features`;
+* :func:`rhythm`: errors of the pyloric rhythm's period and phases (a three-cell network).
 
 Every loss must return a scalar per member; :func:`jaxneuron.fit` checks it before fitting.
 """
@@ -24,7 +25,8 @@ import numpy as np
 from ..analysis.bursts import CLASSIFY_DEFAULTS
 from ..analysis.spikes import DEFAULT_THRESHOLD, crossing_times_1d
 
-__all__ = ["trace", "features", "smooth_features", "TraceLoss", "FeatureLoss", "FEATURES"]
+__all__ = ["trace", "features", "rhythm", "smooth_features", "smooth_rhythm", "TraceLoss", "FeatureLoss", "RhythmLoss",
+           "FEATURES", "RHYTHM_FEATURES"]
 
 FEATURES = ("burst_period", "duty_cycle", "spikes_per_burst", "spike_rate")
 """Features a :func:`features` loss can match (names and units as in :class:`jaxneuron.Activity`)."""
@@ -240,3 +242,83 @@ def features(target: dict, weights: dict | None = None, *, threshold: float = DE
         raise ValueError(f"features: softness (mV) must be > 0 and max_spikes an integer >= 2; got {softness}, {max_spikes}")
     return FeatureLoss(target={k: float(x) for k, x in target.items()}, weights={k: float(weights[k]) for k in target},
                        threshold=float(threshold), softness=float(softness), max_spikes=max_spikes, cell=cell)  # fmt: skip
+
+
+RHYTHM_FEATURES = {"cycle_period": 1, "start_phases": 2, "duty_cycles": 3, "phase_gaps": 2}
+"""Rhythm features a :func:`rhythm` loss can match, with their sizes (as :class:`jaxneuron.Rhythm`)."""
+
+
+def smooth_rhythm(t, V, *, threshold: float = DEFAULT_THRESHOLD, max_spikes: int = 1024, **options) -> dict:
+    """The pyloric rhythm features of :func:`jaxneuron.rhythm_from_spikes` (spec 3.6) of one
+    circuit's traces ``V (3, n_times)`` (AB/PD, LP, PY, mV) at ``t`` (ms), as differentiable
+    functions of the samples: the spikes are the trace's threshold crossings with linearly
+    interpolated times (:func:`jaxneuron.spike_times`), and every feature is a selection and an
+    arithmetic mean of those times (burst starts, ends, the period), so where the selections do
+    not change (no spike, burst or period gained or lost) the features move smoothly and their
+    derivative is exact. Values equal :func:`jaxneuron.rhythm_from_spikes` on the same spike
+    times; ``options``: its criteria (:data:`jaxneuron.RHYTHM_DEFAULTS`)."""
+    from ..analysis.rhythm import RHYTHM_DEFAULTS, _rhythm_one
+
+    times, count = jax.vmap(lambda v: crossing_times_1d(t, v, threshold, max_spikes))(V)
+    safe = jnp.where(jnp.isnan(times), jnp.inf, times)  # padding past every window, out of the arithmetic
+    return _rhythm_one(safe, count, t[0], t[-1], **{**RHYTHM_DEFAULTS, **options})
+
+
+class RhythmLoss(eqx.Module):
+    """``sum_f weight_f * sum_i err_{f,i}^2``: ``err = (T - T*) / T*`` for the cycle period,
+    ``value - target`` for the phases and duty cycles (see :func:`rhythm`)."""
+
+    target: dict
+    weights: dict
+    threshold: float = eqx.field(static=True)
+    max_spikes: int = eqx.field(static=True)
+
+    def values(self, sol) -> dict:
+        """The rhythm features (:func:`smooth_rhythm`) of ``sol``'s three traces."""
+        if sol.V.ndim != 2 or sol.V.shape[0] != 3:
+            raise ValueError(f"rhythm loss: needs the three voltages of a pyloric circuit, got V of shape {sol.V.shape}")
+        return smooth_rhythm(sol.t, sol.V, threshold=self.threshold, max_spikes=self.max_spikes)
+
+    def residuals(self, sol):
+        f = self.values(sol)
+        out = []
+        for k, target in self.target.items():
+            value = jnp.reshape(f[k], (-1,))
+            err = (value - target) / target if k == "cycle_period" else value - target
+            out.append(math.sqrt(self.weights[k]) * err)
+        return jnp.concatenate(out)
+
+    def __call__(self, sol):
+        return jnp.sum(self.residuals(sol) ** 2)
+
+    def check_times(self, ts) -> None:
+        if len(ts) < 2:
+            raise ValueError("rhythm loss: the protocol saves no trace; use SaveAt(states='V')")
+
+
+def rhythm(target: dict, weights: dict | None = None, *, threshold: float = DEFAULT_THRESHOLD,
+           max_spikes: int = 1024) -> RhythmLoss:  # fmt: skip
+    """Rhythm loss of a Prinz 2004 pyloric circuit (:class:`jaxneuron.Pyloric2004`).
+
+    ``target``: ``{name: value}`` with names of :data:`RHYTHM_FEATURES` as :class:`jaxneuron.Rhythm`
+    gives them: ``cycle_period`` (ms, relative error), ``start_phases`` (LP, PY), ``duty_cycles``
+    (AB/PD, LP, PY), ``phase_gaps`` (AB/PD->LP, LP->PY) (absolute errors). The features come from
+    :func:`smooth_rhythm` on the saved traces (set ``SaveAt(transient=...)``); a circuit that is
+    not triphasic has NaN phases (the start is flagged by :func:`jaxneuron.fit`)."""
+    if not isinstance(target, dict) or not target:
+        raise ValueError(f"rhythm: target must be a non-empty dict {{name: value}} with names in {list(RHYTHM_FEATURES)}")
+    out = {}
+    for k, x in target.items():
+        if k not in RHYTHM_FEATURES:
+            raise ValueError(f"rhythm: unknown feature {k!r}; valid: {list(RHYTHM_FEATURES)}")
+        arr = np.atleast_1d(np.asarray(x, np.float64))
+        if arr.shape != (RHYTHM_FEATURES[k],) or not np.all(np.isfinite(arr)) or (k == "cycle_period" and arr[0] <= 0):
+            raise ValueError(f"rhythm: target[{k!r}] must be {RHYTHM_FEATURES[k]} finite number(s)"
+                             f"{' > 0 (ms)' if k == 'cycle_period' else ''}, got {x!r}")  # fmt: skip
+        out[k] = tuple(float(v) for v in arr)
+    weights = {k: 1.0 for k in out} if weights is None else dict(weights)
+    for k in weights:
+        if k not in out or not (isinstance(weights[k], (int, float)) and math.isfinite(weights[k]) and weights[k] >= 0):
+            raise ValueError(f"rhythm: weights[{k!r}] must be a finite number >= 0 for a feature in the target {list(out)}")
+    return RhythmLoss(target={k: jnp.asarray(v) for k, v in out.items()}, weights={k: float(weights.get(k, 1.0)) for k in out},
+                      threshold=float(threshold), max_spikes=int(max_spikes))  # fmt: skip
