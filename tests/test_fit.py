@@ -64,20 +64,6 @@ def test_fit_of_three_conductances_converges_to_the_truth(hh_target):
     assert r.best_index >= 0 and r.loss[r.best_index] == r.loss.min()
 
 
-@pytest.mark.slow
-def test_fit_of_a_prinz_burster_trace_converges_to_the_truth():
-    truth = {"g_CaS": 4.0, "g_KCa": 15.0, "g_Kd": 50.0}
-    model = jn.Prinz2003.from_conductances(jn.PRINZ2003_SETS["fig2c_bursting"])
-    protocol = dict(t_end=1500.0, save=jn.SaveAt(transient=500.0, save_dt=0.2), solver=jn.ExpEuler(dt=0.025))
-    target = jn.simulate(model, **protocol)
-    rng = np.random.default_rng(2)
-    starts = {k: v * (1 + rng.uniform(-0.03, 0.03, 4)) for k, v in truth.items()}
-    r = jn.fit(model, target, params=list(truth), bounds={"g_CaS": (1.0, 10.0), "g_KCa": (5.0, 25.0), "g_Kd": (20.0, 125.0)},
-               starts=starts, steps=30, solver=protocol["solver"])  # fmt: skip
-    ok = np.all([np.abs(r.params[k] / v - 1) < 0.01 for k, v in truth.items()], axis=0)
-    assert ok.sum() >= 3, r.params
-
-
 def test_k_starts_equal_k_separate_fits(hh_target):
     starts = {"g_Na": [100.0, 130.0, 115.0, 140.0], "g_K": [30.0, 40.0, 38.0, 33.0]}
     kw = dict(params=["g_Na", "g_K"], bounds={k: BOUNDS[k] for k in ("g_Na", "g_K")}, stimulus=10.0, t_end=30.0,

@@ -54,14 +54,26 @@ def _cmd_sweep(args):
     if not args.out:
         return _fail("--out DB.zarr is required (the database to write), or --dry-run to only describe the sweep")
     enable_compilation_cache()
+    close = lambda: None  # noqa: E731
     try:
-        summary = sweep(args.spec, args.out, resume=args.resume, overwrite=args.overwrite, chunk_size=args.chunk_size,
-                        shard=args.shard or (0, 1), progress=args.progress)  # fmt: skip
+        spec, client = args.spec, None
+        if args.dask:
+            from .distributed import connect
+
+            if args.shard and args.shard != (0, 1):
+                return _fail(f"--dask and --shard {args.shard[0]}/{args.shard[1]} do not combine: Dask splits the chunks over "
+                             "its workers (use --shard for plain job arrays, without --dask)")  # fmt: skip
+            spec = load_spec(args.spec)
+            client, close = connect(args.dask, spec)
+        summary = sweep(spec, args.out, resume=args.resume, overwrite=args.overwrite, chunk_size=args.chunk_size,
+                        shard=args.shard or (0, 1), progress=args.progress, client=client)  # fmt: skip
     except _errors() as e:
         return _fail(e)
     except KeyboardInterrupt:
         print(f"\ninterrupted: the chunks written so far are kept; continue with --resume (--out {args.out})", file=sys.stderr)
         return 130
+    finally:
+        close()
     print(summary.format())
     if args.plot and summary.complete:
         from .plots import plot_database
@@ -189,6 +201,8 @@ def add_commands(sub) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace an existing database")
     p.add_argument("--chunk-size", type=int, help="members per compiled chunk (new databases; memory grows with it)")
     p.add_argument("--shard", type=shard, metavar="I/N", help="run only chunks I, I+N, I+2N, ... (job arrays; shards share --out)")
+    p.add_argument("--dask", metavar="SCHEDULER", help="run the chunks as Dask tasks: local:N (N worker processes on this machine), "
+                   "tcp://HOST:PORT (a running dask scheduler), or slurm (SLURM jobs from the spec's [cluster] table)")
     p.add_argument("--plot", metavar="FIG.png", help="when complete, also write the summary figure")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="force the progress bar on/off (default: on a terminal)")
     p.set_defaults(func=_cmd_sweep)

@@ -45,6 +45,7 @@ class SweepSummary:
     compile_s: float
     class_counts: dict
     status_counts: dict
+    workers: str = ""  # Dask runs: "N Dask worker process(es) (D cpu device(s) each)"
 
     @property
     def complete(self) -> bool:
@@ -59,7 +60,9 @@ class SweepSummary:
                  + (" (complete)" if self.complete else " (incomplete: run again with --resume)")]  # fmt: skip
         if self.chunks_run:
             lines.append(f"this run: {self.members_run:,} members in {self.wall_s:.1f} s wall, {self.members_per_s:.2f} "
-                         f"members/s (compilation {self.compile_s:.1f} s of it)")  # fmt: skip
+                         f"members/s (compilation {self.compile_s:.1f} s of it" + (", the most on one worker" if self.workers else "") + ")")  # fmt: skip
+            if self.workers:
+                lines.append(f"on {self.workers}")
         else:
             lines.append("this run: nothing to do")
         lines.append(_format_counts(self.class_counts, self.status_counts))
@@ -109,7 +112,7 @@ def summarize(path) -> tuple[dict, dict]:
     return class_counts, status_counts
 
 
-def _prepare(spec, out, *, resume, overwrite, shard, chunk_size_given, log):
+def _prepare(spec, out, *, resume, overwrite, shard, chunk_size_given, log, device=None):
     from .engine import output_structure
 
     joining = shard[1] > 1
@@ -126,7 +129,7 @@ def _prepare(spec, out, *, resume, overwrite, shard, chunk_size_given, log):
             return check_store(out, spec, chunk_size_given=chunk_size_given)
     elif resume:
         log(f"{out} does not exist yet: starting a new sweep")
-    if not create_store(out, spec, output_structure(spec)):
+    if not create_store(out, spec, output_structure(spec), device=device):
         return check_store(out, spec, chunk_size_given=chunk_size_given)  # another shard created it first
     return spec
 
@@ -156,7 +159,7 @@ def _compile_seconds() -> float:
 
 
 def sweep(spec, out, *, resume: bool = False, overwrite: bool = False, chunk_size: int | None = None,
-          shard=(0, 1), progress: bool | None = None, log=None) -> SweepSummary:  # fmt: skip
+          shard=(0, 1), progress: bool | None = None, log=None, client=None, retries: int | None = None) -> SweepSummary:  # fmt: skip
     """Run the sweep ``spec`` (a :class:`SweepSpec` or a TOML path) into the database ``out``.
 
     ``resume``: continue an existing database (skipping done chunks); refused when its spec
@@ -166,6 +169,11 @@ def sweep(spec, out, *, resume: bool = False, overwrite: bool = False, chunk_siz
     bar (default: when stderr is a terminal). Members whose solve fails are flagged in
     ``status``; the sweep goes on. A chunk whose write fails stays not done and the error is
     raised (a resume redoes it).
+
+    ``client``: a ``dask.distributed.Client``: every chunk not done becomes one task on its
+    workers, which write into ``out`` (made absolute; it must be on a file system the workers
+    share, which is checked first); ``retries`` (default 3) Dask retries of a failed chunk task.
+    Not combinable with ``shard`` (Dask does the splitting). See :mod:`.distributed`.
     """
 
     from .engine import chunk_inputs, chunk_members, chunk_program, run_chunk
@@ -179,6 +187,9 @@ def sweep(spec, out, *, resume: bool = False, overwrite: bool = False, chunk_siz
         raise SweepError("--resume and --overwrite contradict each other; choose one")
     shard = parse_shard(shard)
     out = os.fspath(out)
+    if client is not None:
+        return _sweep_dask(client, spec, out, resume=resume, overwrite=overwrite, shard=shard, progress=progress, log=log,
+                           chunk_size_given=chunk_size is not None, retries=retries)  # fmt: skip
     spec = _prepare(spec, out, resume=resume, overwrite=overwrite, shard=shard,
                     chunk_size_given=chunk_size is not None, log=log)  # fmt: skip
     done = done_chunks(out)
@@ -219,3 +230,28 @@ def sweep(spec, out, *, resume: bool = False, overwrite: bool = False, chunk_siz
         class_counts=class_counts, status_counts=status_counts,
     )  # fmt: skip
 
+
+
+def _sweep_dask(client, spec, out, *, resume, overwrite, shard, progress, log, chunk_size_given, retries):
+    from .distributed import RETRIES, describe_workers, sweep_on_client
+
+    if shard != (0, 1):
+        raise SweepError(f"--dask and --shard {shard[0]}/{shard[1]} do not combine: Dask splits the chunks over its workers "
+                         "(use --shard for plain job arrays, without --dask)")  # fmt: skip
+    out = os.path.abspath(out)
+    from .store import device_description
+
+    device = f"Dask workers of the scheduler {client.scheduler.address} (client: {device_description()})"
+    prepare = lambda: _prepare(spec, out, resume=resume, overwrite=overwrite, shard=shard,  # noqa: E731
+                               chunk_size_given=chunk_size_given, log=log, device=device)  # fmt: skip
+    if os.path.exists(out) and not (resume or overwrite):
+        prepare()  # the "already exists" error before any worker is asked
+    spec, chunks_run, members_run, wall, compile_s, workers = sweep_on_client(
+        client, spec, out, prepare=prepare, progress_bar=lambda n: _progress_bar(n, progress), log=log,
+        retries=RETRIES if retries is None else retries)  # fmt: skip
+    class_counts, status_counts = summarize(out)
+    return SweepSummary(
+        path=out, n_members=spec.n_members, n_chunks=spec.n_chunks, chunks_done=int(done_chunks(out).sum()),
+        chunks_run=chunks_run, members_run=members_run, wall_s=wall, compile_s=compile_s,
+        class_counts=class_counts, status_counts=status_counts, workers=describe_workers(workers),
+    )  # fmt: skip

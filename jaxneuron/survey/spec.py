@@ -51,6 +51,8 @@ own units (mS/cm^2, uA/cm^2, mV). The schema:
     # g_H = {loguniform = [0.001, 0.1]}         # random/lhs/sobol: uniform | loguniform [low, high]
     # "stimulus.amplitude" = {linspace = [0, 20, 41]}   # stimulus fields are swept as stimulus.NAME
 
+    # [cluster]                       # optional: SLURM jobs for --dask slurm (jaxneuron.survey.cluster)
+
 Keys renamed since the first schema (``transient_ms``, ``window_ms``, ``save_dt_ms``; engine
 ``"vmap"``) are refused with the new name.
 
@@ -71,13 +73,14 @@ import numpy as np
 
 from . import network as net
 from ._validate import SweepSpecError, check_keys, fail, number
+from .cluster import check_cluster_table
 from .sections import (DEFAULT_ENGINE, DEFAULT_SOLVER, ENGINES, STIMULI, Protocol, pairs, parse_features,  # noqa: F401
                        parse_protocol, parse_solver, parse_traces, required_stimulus_fields, stimulus_classes, stimulus_fields)
 from .space import parse_space
 
 __all__ = ["SweepSpec", "SweepSpecError", "load_spec", "parse_spec", "STIMULI", "ENGINES", "DEFAULT_SOLVER", "DEFAULT_ENGINE", "stimulus_classes"]
 
-_TOP = ("description", "model", "preset", "seed", "chunk_size", "fixed", "protocol", "solver", "features", "traces", "space")
+_TOP = ("description", "model", "preset", "seed", "chunk_size", "fixed", "protocol", "solver", "features", "traces", "space", "cluster")
 
 SCHEMA = 2
 """Version of the canonical spec stored in a database (1: the ``*_ms`` keys and the ``vmap`` engine)."""
@@ -241,6 +244,7 @@ def _parse(raw, text, path) -> SweepSpec:
     from ..models import get_model_class
 
     check_keys(raw, _TOP, "top level")
+    check_cluster_table(raw.get("cluster"))  # used by --dask slurm only (.cluster); not part of the results
     for key in ("model", "space"):
         if key not in raw:
             fail("top level", f"missing required key {key!r}")

@@ -24,6 +24,13 @@ and renamed into place, so a store either exists whole or not at all, and concur
 agree on one. Each chunk writes its own region (Zarr chunks along ``member`` are exactly the
 sweep's chunks, so writers never share a Zarr chunk) and *then* sets its flag in the
 ``progress/chunk_done`` array: a chunk whose write failed or was killed stays not done.
+
+Concurrent writers (shards, Dask workers) are safe: after the template nothing but chunk
+files is ever written -- no attribute, summary or consolidated metadata is updated (summaries
+are computed when read), so there is no read-modify-write to race on -- each writer's files
+(its chunk of every variable, its kept traces' chunks, its done flag) are its own, and Zarr
+(>= 3.1.3) writes each file to a temporary name and renames it into place, so a killed writer
+leaves a file whole or absent (and at worst a stray ``*.partial`` file, which readers ignore).
 """
 
 from __future__ import annotations
@@ -39,7 +46,7 @@ import numpy as np
 
 from .spec import SCHEMA, SweepSpec, parse_spec
 
-__all__ = ["SweepError", "status_attrs", "create_store", "check_store", "done_chunks", "write_chunk", "read_spec", "is_sweep_store", "versions"]
+__all__ = ["SweepError", "status_attrs", "create_store", "check_store", "done_chunks", "chunk_done", "write_chunk", "read_spec", "is_sweep_store", "versions"]
 
 _PROGRESS = "progress/chunk_done"
 
@@ -285,6 +292,13 @@ def done_chunks(path) -> np.ndarray:
     import zarr
 
     return np.asarray(zarr.open_array(path, path=_PROGRESS, mode="r")[:], dtype=bool)
+
+
+def chunk_done(path, k: int) -> bool:
+    """Chunk ``k`` is completely written (reads its flag only)."""
+    import zarr
+
+    return bool(zarr.open_array(path, path=_PROGRESS, mode="r")[k])
 
 
 def write_chunk(path, spec: SweepSpec, k: int, features: dict, status, num_steps, traces) -> None:
