@@ -258,7 +258,7 @@ def _cmd_simulate(args):
         solver = solver_cls(dt=args.dt) if solver_cls is jn.ExpEuler else solver_cls(rtol=args.rtol, atol=args.atol)
         engine = ENGINES[args.engine]()
         save = jn.SaveAt(transient=0.0, save_dt=args.save_dt, states="all" if args.all_states else "V",
-                         spikes=bool(network and args.analyze) or cls.event is not jn.AbstractModel.event)  # fmt: skip
+                         spikes=bool(network and args.analyze) or bool(model.events()))  # fmt: skip
         if network:
             print(f"{cls.__name__}: {_describe_network(model, params)}")
         y0 = _initial_state(model, args, solver) if network else None

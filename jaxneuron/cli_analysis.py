@@ -57,22 +57,13 @@ def _analyze_events(sol, t0, transient):
     import numpy as np
 
     from .analysis import format_activity
-    from .analysis.bursts import CLASSIFY_DEFAULTS, classify_spike_train
     from .analysis.patterns import FIRING_PATTERNS, patterns_of
-    from .spiking import Activity
+    from .spiking import activity_from_spikes
 
     times, count = np.asarray(sol.spike_times).reshape(-1), int(np.asarray(sol.n_spikes))
     t_first, t_end = t0 + transient, float(sol.t_end)
-    win = np.sort(times[np.isfinite(times) & (times >= t_first)])
     print(f"analysed window: [{t_first:g}, {t_end:g}] ms ({t_end - t_first:g} ms after a {transient:g} ms transient)")
-    buf = np.full(times.shape, np.nan)
-    buf[: win.size] = win
-    n_win = win.size + max(0, count - times.size)  # spikes beyond the buffer were all in the window
-    r = {k: np.asarray(v) for k, v in classify_spike_train(buf, np.int32(n_win), t_first, t_end, **CLASSIFY_DEFAULTS).items()}
-    nan = np.nan
-    act = Activity(n_spikes=np.int32(n_win), spike_rate=n_win / (t_end - t_first) * 1000.0, v_min=np.asarray(sol.v_min),
-                   v_max=np.asarray(sol.v_max), slow_wave_amplitude=nan, finite=bool(int(sol.status) == 0), **r)  # fmt: skip
-    print(format_activity(act))
+    print(format_activity(activity_from_spikes(sol, t_start=t_first)))
     fp = patterns_of(times[None], np.asarray([count]), t0, t_end)
     print(f"firing pattern of the whole run [{t0:g}, {t_end:g}] ms: {FIRING_PATTERNS[int(fp.pattern[0])]} "
           f"(last ISI / first ISI = {float(fp.adaptation[0]):.3g})")

@@ -20,9 +20,10 @@ from .analysis.bursts import CLASSIFY_DEFAULTS, classify_spike_train
 __all__ = ["activity_from_spikes"]
 
 
-def activity_from_spikes(sol, **options) -> Activity:
+def activity_from_spikes(sol, *, t_start: float | None = None, **options) -> Activity:
     """Classify the spike trains of a :class:`~jaxneuron.Solution` saved with
-    ``SaveAt(spikes=True)`` over its window ``[t0 + transient, t_end]`` with the rules of
+    ``SaveAt(spikes=True)`` over its window ``[t0 + transient, t_end]`` (or the later window
+    ``[t_start, t_end]``: the recorded spikes before ``t_start`` are dropped) with the rules of
     :func:`jaxneuron.activity` (``options``: its classification keywords, e.g.
     ``periodicity_tol``). ``v_min``/``v_max`` are those of the accepted step points;
     ``slow_wave_amplitude`` needs a trace and is NaN; ``finite`` is ``status == 0``. A model with
@@ -38,6 +39,13 @@ def activity_from_spikes(sol, **options) -> Activity:
     count = sol.n_spikes.reshape(-1)
     status = jnp.broadcast_to(sol.status.reshape(sol.status.shape + (1,) * (len(batch) - sol.status.ndim)), batch)
     t_first = sol.t0 + sol.transient
+    if t_start is not None:
+        if not t_first <= t_start < sol.t_end:
+            raise ValueError(f"t_start must lie in the recorded window [{t_first:g}, {sol.t_end:g}) ms, got {t_start!r}")
+        t_first = float(t_start)
+        early = jnp.isfinite(times) & (times < t_first)
+        times = jnp.sort(jnp.where(early, jnp.nan, times), axis=-1)  # NaNs sort last: the window's spikes first
+        count = count - jnp.sum(early, axis=-1).astype(count.dtype)  # spikes past the buffer are all later
     out = _classify(times, count, t_first=t_first, t_last=sol.t_end, options=tuple(sorted(opts.items())))
     duration = sol.t_end - t_first
     out.update(

@@ -165,3 +165,14 @@ def test_cli_rejects_an_unknown_izhikevich_parameter(capsys):
 def test_lif_stimulus_unit_is_per_area_and_adex_is_pa():
     assert jn.LIF.stimulus_unit == "uA/cm^2" and jn.AdEx.stimulus_unit == "pA"
     assert jn.HodgkinHuxley.stimulus_unit == "uA/cm^2" and math.isclose(float(jn.LIF().tau_m), 10.0)
+
+
+def test_activity_of_a_later_window_equals_a_run_recorded_from_it():
+    kw = dict(t_end=1500.0, stimulus=np.array([700.0, 1000.0]), solver=jn.Tsit5())
+    whole = jn.simulate(jn.AdEx(), save=jn.SaveAt(states=None, spikes=True), **kw)
+    later = jn.simulate(jn.AdEx(), save=jn.SaveAt(states=None, spikes=True, transient=500.0), **kw)
+    a, b = jn.activity_from_spikes(whole, t_start=500.0), jn.activity_from_spikes(later)
+    for name in ("label", "n_spikes", "spike_rate", "isi_mean", "isi_cv"):
+        np.testing.assert_allclose(np.asarray(getattr(a, name)), np.asarray(getattr(b, name)), rtol=1e-12, err_msg=name)
+    with pytest.raises(ValueError, match="t_start must lie in the recorded window"):
+        jn.activity_from_spikes(later, t_start=100.0)

@@ -28,7 +28,6 @@ import json
 import math
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +36,8 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))  # scripts/: the shared helpers
+from benchproc import spawn  # noqa: E402
 
 import workload as W  # noqa: E402
 
@@ -84,26 +85,7 @@ def _parse():
 
 
 def _spawn(job, python, tmp, label):
-    job_path = os.path.join(tmp, f"{label}.job.json")
-    job["result"] = os.path.join(tmp, f"{label}.result.json")
-    with open(job_path, "w") as f:
-        json.dump(job, f)
-    t = time.perf_counter()
-    cmd = [python, os.path.join(HERE, "engines.py"), job_path]
-    print(f"[bench] {label}: {' '.join(cmd[1:])}", flush=True)
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=job.get("timeout", 3600), cwd=HERE)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {job.get('timeout')} s"}
-    wall = time.perf_counter() - t
-    if proc.returncode != 0 or not os.path.exists(job["result"]):
-        tail = (proc.stderr or proc.stdout)[-2000:]
-        print(f"[bench] {label} FAILED:\n{tail}", flush=True)
-        return {"error": tail.strip().splitlines()[-1] if tail.strip() else f"exit {proc.returncode}"}
-    with open(job["result"]) as f:
-        res = json.load(f)
-    res["process_wall_s"] = wall
-    return res
+    return spawn(job, python, tmp, label, os.path.join(HERE, "engines.py"), tag="bench", default_timeout=3600)
 
 
 def _throughput(res, t_end):

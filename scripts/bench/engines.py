@@ -20,15 +20,8 @@ import numpy as np
 
 import workload as W
 
-
-def _peak_rss_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def _pin(cores):
-    """Restrict this process (and the threads it will start) to ``cores`` CPUs."""
-    avail = sorted(os.sched_getaffinity(0))
-    os.sched_setaffinity(0, avail[: max(1, min(cores, len(avail)))])
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # scripts/: the shared helpers
+from benchproc import peak_rss_mb as _peak_rss_mb, pin as _pin  # noqa: E402
 
 
 # --- jaxneuron ---------------------------------------------------------------------------------

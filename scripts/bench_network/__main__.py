@@ -52,7 +52,6 @@ import json
 import math
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -61,6 +60,8 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))  # scripts/: the shared helpers
+from benchproc import spawn  # noqa: E402
 
 import workload as W  # noqa: E402
 
@@ -114,29 +115,8 @@ def _parse():
 
 
 def _spawn(job, python, tmp, label):
-    job_path = os.path.join(tmp, f"{label}.job.json")
-    job["result"] = os.path.join(tmp, f"{label}.result.json")
-    with open(job_path, "w") as f:
-        json.dump(job, f)
-    cmd = [python, os.path.join(HERE, "workers.py"), job_path]
-    print(f"[bench_network] {label}: {job['kind']} N={job.get('n', '-')} t_end={job.get('t_end', '-')} ...", flush=True)
-    t = time.perf_counter()
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=job.get("timeout", 1800), cwd=HERE)
-    except subprocess.TimeoutExpired:
-        print(f"[bench_network] {label} timed out", flush=True)
-        return {"error": f"timed out after {job.get('timeout')} s"}
-    wall = time.perf_counter() - t
-    if proc.returncode != 0 or not os.path.exists(job["result"]):
-        tail = (proc.stderr or proc.stdout)[-3000:]
-        print(f"[bench_network] {label} FAILED:\n{tail}", flush=True)
-        lines = [ln for ln in tail.strip().splitlines() if ln.strip()]
-        return {"error": lines[-1] if lines else f"exit {proc.returncode}"}
-    with open(job["result"]) as f:
-        res = json.load(f)
-    res["process_wall_s"] = wall
-    print(f"[bench_network] {label}: done in {wall:.0f} s", flush=True)
-    return res
+    return spawn(job, python, tmp, label, os.path.join(HERE, "workers.py"), tag="bench_network", default_timeout=1800,
+                 announce=f"{job['kind']} N={job.get('n', '-')} t_end={job.get('t_end', '-')}")
 
 
 def _fmt(x, spec=".3g"):

@@ -17,9 +17,7 @@ Kinds:
 from __future__ import annotations
 
 import json
-import math
 import os
-import resource
 import sys
 import time
 
@@ -27,15 +25,8 @@ import numpy as np
 
 import workload as W
 
-
-def _peak_rss_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def _pin(cores):
-    """Restrict this process (and the threads and children it starts) to ``cores`` CPUs."""
-    avail = sorted(os.sched_getaffinity(0))
-    os.sched_setaffinity(0, avail[: max(1, min(cores, len(avail)))])
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # scripts/: the shared helpers
+from benchproc import peak_rss_mb as _peak_rss_mb, pin as _pin  # noqa: E402
 
 
 def _sets(job):
